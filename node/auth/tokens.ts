@@ -1,0 +1,45 @@
+/**
+ * Bearer secrets: API keys and session tokens. Only their SHA-256 travels in
+ * META commands and sits in SQLite; the plaintext is shown once. SHA-256 (not
+ * a slow KDF) is right here because the secrets are 160+ random bits.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export const API_KEY_PREFIX = 'orva_';
+export const CHANNEL_TOKEN_PREFIX = 'orva_chn_';
+const KEY_RE = /^orva_[0-9a-f]{40}$/;
+
+export function sha256Hex(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export function safeEqualHex(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export interface NewApiKey {
+  plaintext: string;
+  /** The public lookup part, shown in listings: `orva_` and 8 hex digits. */
+  prefix: string;
+  hash: string;
+}
+
+export function newApiKey(): NewApiKey {
+  const plaintext = `${API_KEY_PREFIX}${randomBytes(20).toString('hex')}`;
+  return { plaintext, prefix: apiKeyPrefix(plaintext), hash: sha256Hex(plaintext) };
+}
+
+export function isApiKeyShape(value: string): boolean {
+  return KEY_RE.test(value);
+}
+
+export function apiKeyPrefix(key: string): string {
+  return key.slice(0, API_KEY_PREFIX.length + 8);
+}
+
+export function newSessionToken(): { token: string; hash: string } {
+  const token = randomBytes(32).toString('base64url');
+  return { token, hash: sha256Hex(token) };
+}

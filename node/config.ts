@@ -1,0 +1,67 @@
+/**
+ * Node configuration, from environment variables only. Every variable and its
+ * default is listed in the README; an invalid value stops the node at start.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { isValidNodeId } from '../protocol/subjects.ts';
+
+export interface Config {
+  /** ORVA_HOST, default 0.0.0.0: a homelab box is reached from the LAN. */
+  host: string;
+  /** ORVA_PORT, default 8443. */
+  port: number;
+  /** ORVA_DATA_DIR, default ./data: SQLite file, embedded NATS store, versions, keys. */
+  dataDir: string;
+  /** ORVA_NATS_URL; absent means an embedded nats-server child. */
+  natsUrl: string | null;
+  /** ORVA_NODE_ID; default a random id persisted in the data dir. */
+  nodeId: string;
+  /** ORVA_LOG_LEVEL, default info. */
+  logLevel: string;
+  /** ORVA_BODY_LIMIT_BYTES, default 6 MiB: the largest request body accepted. */
+  bodyLimitBytes: number;
+  /** ORVA_COOKIE_SECURE=1 marks the session cookie Secure (set it behind TLS). */
+  cookieSecure: boolean;
+  /** ORVA_META_REPLICAS, default 1; set 3 on a NATS cluster of three or more servers. */
+  metaReplicas: number;
+  /** ORVA_NATS_BIN, default nats-server on PATH or /usr/sbin/nats-server. */
+  natsBin: string;
+}
+
+function intVar(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function persistedNodeId(dataDir: string): string {
+  const file = join(dataDir, 'node-id');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const id = `n-${randomBytes(5).toString('hex')}`;
+  writeFileSync(file, `${id}\n`, { mode: 0o644 });
+  return id;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = resolve(env.ORVA_DATA_DIR || './data');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const nodeId = env.ORVA_NODE_ID || persistedNodeId(dataDir);
+  if (!isValidNodeId(nodeId)) throw new Error(`ORVA_NODE_ID must be 1-64 of A-Z a-z 0-9 _ -, got ${JSON.stringify(nodeId)}`);
+  const natsBin = env.ORVA_NATS_BIN || (existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
+  return {
+    host: env.ORVA_HOST || '0.0.0.0',
+    port: intVar(env, 'ORVA_PORT', 8443, 0, 65535),
+    dataDir,
+    natsUrl: env.ORVA_NATS_URL || null,
+    nodeId,
+    logLevel: env.ORVA_LOG_LEVEL || 'info',
+    bodyLimitBytes: intVar(env, 'ORVA_BODY_LIMIT_BYTES', 6 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    cookieSecure: env.ORVA_COOKIE_SECURE === '1' || env.ORVA_COOKIE_SECURE === 'true',
+    metaReplicas: intVar(env, 'ORVA_META_REPLICAS', 1, 1, 5),
+    natsBin,
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * What a handler sees of a request: plain data captured synchronously from
+ * uWS (its request object dies at the first await), plus helpers that turn
+ * bad input into the seed's error codes.
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { OrvaError } from '../../protocol/errors.ts';
+import type { Principal } from '../auth/principal.ts';
+
+export interface Ctx {
+  method: string;
+  path: string;
+  /** Raw query string without the `?`. */
+  rawQuery: string;
+  headers: Record<string, string>;
+  remoteAddress: string;
+  params: Record<string, string>;
+  body: Buffer;
+  requestId: string;
+  log: Logger;
+  principal: Principal | null;
+  nowMs: number;
+}
+
+export interface Reply {
+  status?: number;
+  /** Serialised as JSON unless `raw` is given. */
+  json?: unknown;
+  raw?: Buffer | string;
+  headers?: Record<string, string>;
+  cookies?: string[];
+}
+
+/**
+ * Parse and validate the JSON body; INVALID_JSON or VALIDATION otherwise.
+ * The Content-Type is not policed: `curl -d` sends form-encoded by default.
+ */
+export function jsonBody<S extends z.ZodType>(ctx: Ctx, schema: S): z.output<S> {
+  let value: unknown;
+  try {
+    value = JSON.parse(ctx.body.length === 0 ? '' : ctx.body.toString('utf8'));
+  } catch (err) {
+    throw new OrvaError('INVALID_JSON', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+  return validate(schema, value, 'body');
+}
+
+export function queryParams<S extends z.ZodType>(ctx: Ctx, schema: S): z.output<S> {
+  const q = new URLSearchParams(ctx.rawQuery);
+  return validate(schema, Object.fromEntries(q), 'query');
+}
+
+export function validate<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query'): z.output<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message, code: i.code }));
+  const first = issues[0];
+  throw new OrvaError('VALIDATION', `invalid ${where}: ${first.path ? `${first.path}: ` : ''}${first.message}`, { issues });
+}

@@ -1,0 +1,211 @@
+/**
+ * The uWS ingress: captures each request synchronously, reads the body under
+ * the limit, hands a plain Ctx to a handler and writes the reply corked.
+ * Every failure leaves as the seed's error envelope with a request id.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Logger } from 'pino';
+import { OrvaError } from '../../protocol/errors.ts';
+import { shortId } from '../../protocol/ids.ts';
+import type { Ctx, Reply } from './context.ts';
+import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.ts';
+
+export type Handler = (ctx: Ctx) => Promise<Reply> | Reply;
+
+/** Per-response state, checked before every write: uWS forbids touching an aborted response. */
+interface ResState {
+  aborted: boolean;
+  done: boolean;
+}
+
+const STATUS_LINES: Record<number, string> = {};
+function statusLine(status: number): string {
+  return (STATUS_LINES[status] ??= `${status} ${STATUS_CODES[status] ?? 'Unknown'}`);
+}
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  bodyLimitBytes: number;
+  log: Logger;
+}
+
+export class HttpServer {
+  readonly app: TemplatedApp;
+  private listenSocket: us_listen_socket | null = null;
+  private inflight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private draining = false;
+
+  constructor(private readonly opts: HttpServerOptions) {
+    this.app = uWS.App();
+  }
+
+  /** Route every method of `pattern` (uWS syntax) to `handler`. */
+  handle(pattern: string, handler: Handler): void {
+    this.app.any(pattern, (res, req) => this.serve(res, req, handler));
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolvePort, reject) => {
+      this.app.listen(this.opts.host, this.opts.port, (socket) => {
+        if (!socket) return reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}`));
+        this.listenSocket = socket;
+        resolvePort(uWS.us_socket_local_port(socket));
+      });
+    });
+  }
+
+  /** Stop accepting, let in-flight requests finish (up to graceMs), then close every socket. */
+  async close(graceMs: number): Promise<void> {
+    this.draining = true;
+    if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = null;
+    if (this.inflight > 0) {
+      await new Promise<void>((done) => {
+        const t = setTimeout(done, graceMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(t);
+          done();
+        });
+      });
+    }
+    // close() exists on the native app but is missing from its typings.
+    (this.app as unknown as { close(): void }).close();
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  private serve(res: HttpResponse, req: HttpRequest, handler: Handler): void {
+    const state: ResState = { aborted: false, done: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    const headers: Record<string, string> = {};
+    req.forEach((k, v) => {
+      headers[k] = v;
+    });
+    const ctx: Ctx = {
+      method: req.getCaseSensitiveMethod().toUpperCase(),
+      path: req.getUrl(),
+      rawQuery: req.getQuery() ?? '',
+      headers,
+      remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+      params: {},
+      body: EMPTY,
+      requestId: shortId('req'),
+      log: this.opts.log,
+      principal: null,
+      nowMs: Date.now(),
+    };
+    this.inflight += 1;
+    const finish = () => {
+      this.inflight -= 1;
+      if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    };
+    if (this.draining) {
+      this.writeError(res, state, ctx, new OrvaError('SHUTTING_DOWN', 'this node is shutting down'), true);
+      finish();
+      return;
+    }
+    const declared = headers['content-length'];
+    if (declared !== undefined && Number(declared) > this.opts.bodyLimitBytes) {
+      this.writeError(res, state, ctx, tooLarge(this.opts.bodyLimitBytes), true);
+      finish();
+      return;
+    }
+    const run = (body: Buffer) => {
+      ctx.body = body;
+      let result: Promise<Reply> | Reply;
+      try {
+        result = handler(ctx);
+      } catch (err) {
+        this.writeError(res, state, ctx, err, false);
+        finish();
+        return;
+      }
+      if (result instanceof Promise) {
+        result.then(
+          (reply) => this.writeReply(res, state, ctx, reply),
+          (err) => this.writeError(res, state, ctx, err, false),
+        ).finally(finish);
+      } else {
+        this.writeReply(res, state, ctx, result);
+        finish();
+      }
+    };
+    if ((declared === undefined || declared === '0') && headers['transfer-encoding'] === undefined) {
+      run(EMPTY);
+      return;
+    }
+    this.readBody(res, state, ctx, run, finish);
+  }
+
+  private readBody(res: HttpResponse, state: ResState, ctx: Ctx, run: (b: Buffer) => void, finish: () => void): void {
+    const limit = this.opts.bodyLimitBytes;
+    let chunks: Buffer[] | null = [];
+    let size = 0;
+    res.onData((ab, isLast) => {
+      if (chunks === null) return;
+      size += ab.byteLength;
+      if (size > limit) {
+        chunks = null;
+        this.writeError(res, state, ctx, tooLarge(limit), true);
+        finish();
+        return;
+      }
+      // uWS reuses the ArrayBuffer after this callback returns: copy it.
+      chunks.push(Buffer.copyBytesFrom(new Uint8Array(ab)));
+      if (isLast) {
+        const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+        chunks = null;
+        run(body);
+      }
+    });
+  }
+
+  writeReply(res: HttpResponse, state: ResState, ctx: Ctx, reply: Reply): void {
+    if (state.aborted || state.done) return;
+    state.done = true;
+    const status = reply.status ?? 200;
+    let body: Buffer | string = '';
+    let type: string | undefined;
+    if (reply.raw !== undefined) body = reply.raw;
+    else if (reply.json !== undefined) {
+      body = JSON.stringify(reply.json);
+      type = 'application/json';
+    }
+    res.cork(() => {
+      res.writeStatus(statusLine(status));
+      res.writeHeader('x-request-id', ctx.requestId);
+      if (type !== undefined && reply.headers?.['content-type'] === undefined) res.writeHeader('content-type', type);
+      if (reply.headers) for (const k in reply.headers) res.writeHeader(k, reply.headers[k]);
+      if (reply.cookies) for (const c of reply.cookies) res.writeHeader('set-cookie', c);
+      res.end(ctx.method === 'HEAD' ? '' : body);
+    });
+  }
+
+  writeError(res: HttpResponse, state: ResState, ctx: Ctx, err: unknown, closeConnection: boolean): void {
+    const e = err instanceof OrvaError ? err : new OrvaError('INTERNAL', 'internal error');
+    if (!(err instanceof OrvaError)) ctx.log.error({ err, reqId: ctx.requestId, path: ctx.path }, 'unhandled error');
+    if (state.aborted || state.done) return;
+    state.done = true;
+    const body = JSON.stringify(e.envelope(ctx.requestId));
+    res.cork(() => {
+      res.writeStatus(statusLine(e.status));
+      res.writeHeader('x-request-id', ctx.requestId);
+      res.writeHeader('content-type', 'application/json');
+      if (e.retryAfterS !== undefined) res.writeHeader('retry-after', String(e.retryAfterS));
+      if (e.code === 'METHOD_NOT_ALLOWED' && Array.isArray(e.details?.allow)) res.writeHeader('allow', (e.details.allow as string[]).join(', '));
+      res.end(body, closeConnection);
+    });
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function tooLarge(limit: number): OrvaError {
+  return new OrvaError('PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`, { limit_bytes: limit });
+}

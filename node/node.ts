@@ -1,0 +1,149 @@
+/**
+ * One Orva node: store, NATS (embedded or external), the META applier, the
+ * HTTP ingress. `start` brings it up in dependency order; `stop` is the
+ * graceful drain: stop taking work, finish in-flight calls, flush, leave.
+ */
+import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { systemClock } from '../actors/clock.ts';
+import { MetaApplier } from '../actors/meta-applier.ts';
+import { uuidv7 } from '../protocol/ids.ts';
+import { PERMISSIONS } from '../protocol/permissions.ts';
+import { STREAMS } from '../protocol/subjects.ts';
+import { KeyCache } from './auth/key-cache.ts';
+import { LoginLimiter } from './auth/login-limiter.ts';
+import { newApiKey } from './auth/tokens.ts';
+import type { Config } from './config.ts';
+import { apiHandler } from './http/api.ts';
+import { HttpServer } from './http/server.ts';
+import { ensureMetaStream, MetaLog } from './meta-log.ts';
+import { EmbeddedNats } from './nats-embedded.ts';
+import { authRoutes } from './resources/auth.ts';
+import { functionRoutes } from './resources/functions.ts';
+import { keyRoutes } from './resources/keys.ts';
+import { systemRoutes } from './resources/system.ts';
+import type { Services } from './services.ts';
+import { Store } from './store/store.ts';
+
+/** How often API-key uses are flushed to `last_used_at` through the META log. */
+const KEY_TOUCH_INTERVAL_MS = 30_000;
+/** How long a graceful stop waits for in-flight requests. */
+const DRAIN_GRACE_MS = 30_000;
+
+export class OrvaNode {
+  private store: Store | null = null;
+  private nats: EmbeddedNats | null = null;
+  private nc: NatsConnection | null = null;
+  private applier: MetaApplier | null = null;
+  private http: HttpServer | null = null;
+  private touchTimer: NodeJS.Timeout | null = null;
+  private services: Services | null = null;
+  port = 0;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const { config, log } = this;
+    const store = (this.store = new Store(join(config.dataDir, 'orva.db')));
+
+    let natsUrl = config.natsUrl;
+    if (natsUrl === null) {
+      this.nats = new EmbeddedNats(config.natsBin, config.dataDir, log.child({ component: 'nats' }));
+      natsUrl = await this.nats.start();
+    }
+    const nc = (this.nc = await connect({ servers: natsUrl, name: `orva-${config.nodeId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
+    const jsm = await jetstreamManager(nc);
+    await ensureMetaStream(jsm, config.metaReplicas);
+    const js = jetstream(nc);
+
+    const applier = (this.applier = new MetaApplier({ js, target: store, log }));
+    const keys = new KeyCache(store);
+    applier.onApplied(({ envelope }) => {
+      const t = envelope.cmd.type;
+      if (t === 'key.create' || t === 'key.revoke') keys.reload();
+      if (t === 'function.delete') rmSync(join(config.dataDir, 'versions', envelope.cmd.id), { recursive: true, force: true });
+    });
+    const caughtUp = this.waitCaughtUp((await jsm.streams.info(STREAMS.meta)).state.last_seq);
+    applier.start();
+    await caughtUp;
+
+    const meta = new MetaLog(js, applier, config.nodeId, log);
+    const services: Services = (this.services = { config, log, clock: systemClock, store, meta, keys, loginLimiter: new LoginLimiter(systemClock) });
+    await this.ensureBootstrapKey(services);
+
+    const http = (this.http = new HttpServer({ host: config.host, port: config.port, bodyLimitBytes: config.bodyLimitBytes, log }));
+    const routes = [...systemRoutes(), ...authRoutes(services), ...keyRoutes(services), ...functionRoutes(services)];
+    const api = apiHandler(routes, { keys, store, log });
+    http.handle('/*', api);
+    this.port = await http.listen();
+    this.touchTimer = setInterval(() => void this.flushKeyUses(), KEY_TOUCH_INTERVAL_MS);
+    this.touchTimer.unref();
+    log.info({ port: this.port, host: config.host, nats: config.natsUrl ? 'external' : 'embedded', appliedSeq: store.appliedSeq() }, 'orva node listening');
+  }
+
+  /** Serve only once this node has applied everything the stream held at start. */
+  private waitCaughtUp(lastSeq: number): Promise<void> {
+    return new Promise((done) => {
+      if (this.store!.appliedSeq() >= lastSeq) return done();
+      this.applier!.onApplied(({ seq }) => {
+        if (seq >= lastSeq) done();
+      });
+    });
+  }
+
+  /**
+   * The first start creates an admin key with all four permissions, written
+   * once to a 0600 file; only its path and prefix are logged, never the key.
+   * In a cluster the apply lets exactly one node's key win.
+   */
+  private async ensureBootstrapKey(s: Services): Promise<void> {
+    if (s.store.apiKeys().some((k) => k.bootstrap === 1)) return;
+    const key = newApiKey();
+    const now = Date.now();
+    try {
+      await s.meta.submit({
+        type: 'key.create',
+        id: uuidv7(now),
+        name: 'bootstrap-admin',
+        prefix: key.prefix,
+        hash: key.hash,
+        permissions: [...PERMISSIONS],
+        expires_at: null,
+        at: new Date(now).toISOString(),
+        bootstrap: true,
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'CONFLICT') return;
+      throw err;
+    }
+    const file = join(s.config.dataDir, 'admin.key');
+    if (existsSync(file)) rmSync(file);
+    writeFileSync(file, `${key.plaintext}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+    s.log.warn({ file, prefix: key.prefix }, 'bootstrap admin API key created; read it from this file (shown nowhere else)');
+  }
+
+  private async flushKeyUses(): Promise<void> {
+    const uses = this.services?.keys.drainUses() ?? [];
+    if (uses.length === 0) return;
+    await this.services!.meta.submit({ type: 'key.touch', uses }).catch((err) => this.log.warn({ err }, 'key use flush failed'));
+  }
+
+  async stop(): Promise<void> {
+    this.log.info('graceful stop: draining');
+    if (this.touchTimer) clearInterval(this.touchTimer);
+    await this.http?.close(DRAIN_GRACE_MS);
+    await this.flushKeyUses();
+    this.applier?.stop();
+    await this.nc?.drain().catch(() => {});
+    await this.nats?.stop();
+    this.store?.close();
+    this.log.info('stopped');
+  }
+}

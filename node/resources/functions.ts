@@ -1,0 +1,66 @@
+/** /api/v1/functions: the function records (code and deployments come with the invoke work). */
+import { OrvaError } from '../../protocol/errors.ts';
+import { uuidv7 } from '../../protocol/ids.ts';
+import { entrypointFits, functionCreateBody, functionListQuery, functionUpdateBody } from '../../protocol/schemas.ts';
+import type { Route } from '../http/api.ts';
+import { jsonBody, queryParams } from '../http/context.ts';
+import { type FunctionRow, functionJson } from '../store/rows.ts';
+import type { Services } from '../services.ts';
+
+export function functionRoutes(s: Services): Route[] {
+  const mustGet = (id: string): FunctionRow => {
+    const row = s.store.function(id);
+    if (!row) throw new OrvaError('NOT_FOUND', `function ${id} not found`, { function_id: id });
+    return row;
+  };
+
+  return [
+    {
+      method: 'GET',
+      path: '/api/v1/functions',
+      access: 'read',
+      handler: (ctx) => ({ json: { functions: s.store.functions(queryParams(ctx, functionListQuery)).map(functionJson) } }),
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/functions',
+      access: 'write',
+      handler: async (ctx) => {
+        const spec = jsonBody(ctx, functionCreateBody);
+        const id = uuidv7(ctx.nowMs);
+        await s.meta.submit({ type: 'function.create', fn: { ...spec, id, created_at: new Date(ctx.nowMs).toISOString() } });
+        return { status: 201, json: functionJson(mustGet(id)) };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/functions/:id',
+      access: 'read',
+      handler: (ctx) => ({ json: functionJson(mustGet(ctx.params.id)) }),
+    },
+    {
+      method: 'PUT',
+      path: '/api/v1/functions/:id',
+      access: 'write',
+      handler: async (ctx) => {
+        const current = mustGet(ctx.params.id);
+        const patch = jsonBody(ctx, functionUpdateBody);
+        if (patch.entrypoint !== undefined && !entrypointFits(current.runtime, patch.entrypoint)) {
+          throw new OrvaError('VALIDATION', `entrypoint does not fit runtime ${current.runtime}`, { issues: [{ path: 'entrypoint', message: 'extension does not match the runtime' }] });
+        }
+        await s.meta.submit({ type: 'function.update', id: current.id, patch, at: new Date(ctx.nowMs).toISOString() });
+        return { json: functionJson(mustGet(current.id)) };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/v1/functions/:id',
+      access: 'write',
+      handler: async (ctx) => {
+        const current = mustGet(ctx.params.id);
+        await s.meta.submit({ type: 'function.delete', id: current.id });
+        return { json: { id: current.id, deleted: true } };
+      },
+    },
+  ];
+}

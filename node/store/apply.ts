@@ -1,0 +1,92 @@
+/**
+ * Deterministic apply of one META command to SQLite. Runs inside the
+ * applier's transaction; uses only what the command carries, so every node
+ * reaches the same rows and the same outcome (conflicts included).
+ */
+import type Database from 'better-sqlite3';
+import type { ApplyOutcome, MetaCommand } from '../../protocol/meta-commands.ts';
+
+const UPDATABLE_COLUMNS = ['name', 'entrypoint', 'timeout_ms', 'memory_mb', 'cpus', 'env_vars', 'network_mode', 'auth_mode', 'status'] as const;
+
+const OK: ApplyOutcome = { ok: true };
+
+function conflict(message: string, details?: Record<string, unknown>): ApplyOutcome {
+  return { ok: false, code: 'CONFLICT', message, details };
+}
+
+function notFound(message: string, details?: Record<string, unknown>): ApplyOutcome {
+  return { ok: false, code: 'NOT_FOUND', message, details };
+}
+
+export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutcome {
+  switch (cmd.type) {
+    case 'user.create': {
+      // Onboarding is first-run only: a second user.create loses, on every node alike.
+      if (db.prepare('SELECT 1 FROM users LIMIT 1').get()) return conflict('a user already exists');
+      db.prepare('INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)').run(cmd.id, cmd.username, cmd.password_hash, cmd.at);
+      return OK;
+    }
+    case 'session.create': {
+      if (!db.prepare('SELECT 1 FROM users WHERE id = ?').get(cmd.user_id)) return notFound('user not found');
+      db.prepare('INSERT OR REPLACE INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)').run(cmd.token_hash, cmd.user_id, cmd.at, cmd.expires_at);
+      // Expired sessions are pruned here, by the command's clock, so every node prunes the same rows.
+      db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(cmd.at);
+      return OK;
+    }
+    case 'session.refresh': {
+      const r = db.prepare('UPDATE sessions SET expires_at = ? WHERE token_hash = ?').run(cmd.expires_at, cmd.token_hash);
+      return r.changes === 1 ? OK : notFound('session not found');
+    }
+    case 'session.delete':
+      db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(cmd.token_hash);
+      return OK;
+    case 'key.create': {
+      if (cmd.bootstrap && db.prepare('SELECT 1 FROM api_keys WHERE bootstrap = 1').get()) return conflict('a bootstrap key already exists');
+      if (db.prepare('SELECT 1 FROM api_keys WHERE prefix = ?').get(cmd.prefix)) return conflict('key prefix collision');
+      db.prepare(
+        'INSERT INTO api_keys (id, name, prefix, hash, permissions, created_at, expires_at, bootstrap) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(cmd.id, cmd.name, cmd.prefix, cmd.hash, JSON.stringify(cmd.permissions), cmd.at, cmd.expires_at, cmd.bootstrap ? 1 : 0);
+      return OK;
+    }
+    case 'key.revoke': {
+      const r = db.prepare('DELETE FROM api_keys WHERE id = ?').run(cmd.id);
+      return r.changes === 1 ? OK : notFound(`api key ${cmd.id} not found`, { key_id: cmd.id });
+    }
+    case 'key.touch': {
+      const touch = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)');
+      for (const use of cmd.uses) touch.run(use.at, use.id, use.at);
+      return OK;
+    }
+    case 'function.create': {
+      const f = cmd.fn;
+      if (db.prepare('SELECT 1 FROM functions WHERE name = ?').get(f.name)) return conflict(`a function named ${f.name} already exists`, { name: f.name });
+      db.prepare(
+        `INSERT INTO functions (id, name, runtime, entrypoint, memory_mb, cpus, timeout_ms, env_vars, network_mode, auth_mode, status, version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+      ).run(f.id, f.name, f.runtime, f.entrypoint, f.memory_mb, f.cpus, f.timeout_ms, JSON.stringify(f.env_vars), f.network_mode, f.auth_mode, f.status, f.created_at, f.created_at);
+      return OK;
+    }
+    case 'function.update': {
+      if (!db.prepare('SELECT 1 FROM functions WHERE id = ?').get(cmd.id)) return notFound(`function ${cmd.id} not found`, { function_id: cmd.id });
+      const p = cmd.patch;
+      if (p.name !== undefined && db.prepare('SELECT 1 FROM functions WHERE name = ? AND id != ?').get(p.name, cmd.id)) {
+        return conflict(`a function named ${p.name} already exists`, { name: p.name });
+      }
+      const sets: string[] = [];
+      const values: unknown[] = [];
+      // Column names come from this fixed list, never from the command itself.
+      for (const k of UPDATABLE_COLUMNS) {
+        const v = p[k];
+        if (v === undefined) continue;
+        sets.push(`${k} = ?`);
+        values.push(k === 'env_vars' ? JSON.stringify(v) : v);
+      }
+      db.prepare(`UPDATE functions SET ${sets.join(', ')}, version = version + 1, updated_at = ? WHERE id = ?`).run(...values, cmd.at, cmd.id);
+      return OK;
+    }
+    case 'function.delete': {
+      const r = db.prepare('DELETE FROM functions WHERE id = ?').run(cmd.id);
+      return r.changes === 1 ? OK : notFound(`function ${cmd.id} not found`, { function_id: cmd.id });
+    }
+  }
+}

@@ -1,0 +1,56 @@
+/** Row shapes as read from SQLite, and their public JSON forms. */
+import type { Permission } from '../../protocol/permissions.ts';
+
+export interface UserRow {
+  id: string;
+  username: string;
+  password_hash: string;
+  created_at: string;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  prefix: string;
+  hash: string;
+  permissions: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  bootstrap: number;
+}
+
+export interface FunctionRow {
+  id: string;
+  name: string;
+  runtime: 'node' | 'python';
+  entrypoint: string;
+  memory_mb: number;
+  cpus: number;
+  timeout_ms: number;
+  env_vars: string;
+  network_mode: 'none' | 'egress';
+  auth_mode: 'platform_key' | 'none';
+  status: 'active' | 'inactive';
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A function as the API returns it. */
+export function functionJson(row: FunctionRow) {
+  return { ...row, env_vars: JSON.parse(row.env_vars) as Record<string, string> };
+}
+
+/** An API key as listings show it: never the hash, never the plaintext. */
+export function keyJson(row: ApiKeyRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    permissions: JSON.parse(row.permissions) as Permission[],
+    created_at: row.created_at,
+    expires_at: row.expires_at,
+    last_used_at: row.last_used_at,
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * The metadata schema. Every table except `executions`-style node-local data
+ * is written only by the MetaApplier, so all nodes hold the same rows.
+ */
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta_state (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta_state (key, value) VALUES ('applied_seq', 0);
+
+CREATE TABLE IF NOT EXISTS users (
+  id TEXT PRIMARY KEY,
+  username TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  prefix TEXT NOT NULL UNIQUE,
+  hash TEXT NOT NULL,
+  permissions TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT,
+  last_used_at TEXT,
+  bootstrap INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE IF NOT EXISTS functions (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  runtime TEXT NOT NULL,
+  entrypoint TEXT NOT NULL,
+  memory_mb INTEGER NOT NULL,
+  cpus REAL NOT NULL,
+  timeout_ms INTEGER NOT NULL,
+  env_vars TEXT NOT NULL,
+  network_mode TEXT NOT NULL,
+  auth_mode TEXT NOT NULL,
+  status TEXT NOT NULL,
+  version INTEGER NOT NULL DEFAULT 1,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+`;

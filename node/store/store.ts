@@ -1,0 +1,97 @@
+/**
+ * The node's SQLite file: opened in WAL mode, schema created on first open.
+ * Writes happen only through `applyEnvelope` (the MetaApplier), which stores
+ * the applied stream sequence in the same transaction as the command's rows,
+ * so a crash can never apply a command twice or lose one.
+ */
+import Database from 'better-sqlite3';
+import type { ApplyOutcome, MetaEnvelope } from '../../protocol/meta-commands.ts';
+import { applyCommand } from './apply.ts';
+import type { ApiKeyRow, FunctionRow, UserRow } from './rows.ts';
+import { SCHEMA } from './schema.ts';
+
+export class Store {
+  readonly db: Database.Database;
+  private readonly getSeq: Database.Statement<[], { value: number }>;
+  private readonly setSeq: Database.Statement<[number]>;
+  private readonly applyTx: (seq: number, env: MetaEnvelope) => ApplyOutcome | null;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL is enough: a transaction lost to power failure is re-applied from the stream.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.getSeq = this.db.prepare("SELECT value FROM meta_state WHERE key = 'applied_seq'");
+    this.setSeq = this.db.prepare("UPDATE meta_state SET value = ? WHERE key = 'applied_seq'");
+    this.applyTx = this.db.transaction((seq: number, env: MetaEnvelope) => {
+      if (seq <= this.appliedSeq()) return null;
+      // A command that fails validation at apply time still advances the sequence:
+      // its outcome is part of the deterministic history.
+      const outcome = applyCommand(this.db, env.cmd);
+      this.setSeq.run(seq);
+      return outcome;
+    });
+  }
+
+  appliedSeq(): number {
+    return this.getSeq.get()?.value ?? 0;
+  }
+
+  /** Apply one stream message exactly once; null when `seq` was applied before. */
+  applyEnvelope(seq: number, env: MetaEnvelope): ApplyOutcome | null {
+    return this.applyTx(seq, env);
+  }
+
+  skip(seq: number): void {
+    if (seq > this.appliedSeq()) this.setSeq.run(seq);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // Reads. Each is local and synchronous.
+
+  hasUser(): boolean {
+    return this.db.prepare('SELECT 1 FROM users LIMIT 1').get() !== undefined;
+  }
+
+  userByName(username: string): UserRow | undefined {
+    return this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+  }
+
+  userById(id: string): UserRow | undefined {
+    return this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+  }
+
+  session(tokenHash: string): { user_id: string; expires_at: string } | undefined {
+    return this.db.prepare('SELECT user_id, expires_at FROM sessions WHERE token_hash = ?').get(tokenHash) as
+      | { user_id: string; expires_at: string }
+      | undefined;
+  }
+
+  apiKeys(): ApiKeyRow[] {
+    return this.db.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all() as ApiKeyRow[];
+  }
+
+  apiKey(id: string): ApiKeyRow | undefined {
+    return this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as ApiKeyRow | undefined;
+  }
+
+  functions(filter: { status?: string; runtime?: string } = {}): FunctionRow[] {
+    return this.db
+      .prepare('SELECT * FROM functions WHERE (@status IS NULL OR status = @status) AND (@runtime IS NULL OR runtime = @runtime) ORDER BY created_at, id')
+      .all({ status: filter.status ?? null, runtime: filter.runtime ?? null }) as FunctionRow[];
+  }
+
+  function(id: string): FunctionRow | undefined {
+    return this.db.prepare('SELECT * FROM functions WHERE id = ?').get(id) as FunctionRow | undefined;
+  }
+
+  functionByName(name: string): FunctionRow | undefined {
+    return this.db.prepare('SELECT * FROM functions WHERE name = ?').get(name) as FunctionRow | undefined;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * META commands: every metadata write is one of these, appended to the
+ * ORVA_META stream and applied by every node's MetaApplier in stream order.
+ * Apply must be deterministic, so ids, timestamps and hashes are inside the
+ * command — never taken from the applier's clock or random source. Secrets
+ * never travel in plaintext: only hashes (keys, sessions, passwords).
+ */
+import type { Permission } from './permissions.ts';
+import type { FunctionPatch, FunctionSpec } from './schemas.ts';
+
+export interface FunctionRecordData extends FunctionSpec {
+  id: string;
+  created_at: string;
+}
+
+export type MetaCommand =
+  | { type: 'user.create'; id: string; username: string; password_hash: string; at: string }
+  | { type: 'session.create'; token_hash: string; user_id: string; expires_at: string; at: string }
+  | { type: 'session.refresh'; token_hash: string; expires_at: string }
+  | { type: 'session.delete'; token_hash: string }
+  | {
+      type: 'key.create';
+      id: string;
+      name: string;
+      prefix: string;
+      hash: string;
+      permissions: Permission[];
+      expires_at: string | null;
+      at: string;
+      /** The first-start admin key: applied only if no bootstrap key exists yet. */
+      bootstrap: boolean;
+    }
+  | { type: 'key.revoke'; id: string }
+  | { type: 'key.touch'; uses: Array<{ id: string; at: string }> }
+  | { type: 'function.create'; fn: FunctionRecordData }
+  | { type: 'function.update'; id: string; patch: FunctionPatch; at: string }
+  | { type: 'function.delete'; id: string };
+
+export type MetaCommandType = MetaCommand['type'];
+
+/** What travels on the stream: the command plus who sent it. */
+export interface MetaEnvelope {
+  /** UUIDv7, also the JetStream Nats-Msg-Id so a retried publish is not applied twice. */
+  id: string;
+  origin: string;
+  cmd: MetaCommand;
+}
+
+/** The result of applying one command, identical on every node. */
+export type ApplyOutcome =
+  | { ok: true }
+  | { ok: false; code: 'CONFLICT' | 'NOT_FOUND' | 'VALIDATION'; message: string; details?: Record<string, unknown> };

@@ -1,0 +1,115 @@
+/**
+ * zod schemas of every REST body the node accepts. Objects are strict: an
+ * unknown or non-whitelisted field is a VALIDATION error, never ignored.
+ */
+import { z } from 'zod';
+import { PERMISSIONS } from './permissions.ts';
+
+const username = z.string().regex(/^[A-Za-z0-9_.-]{3,64}$/, '3-64 letters, digits, _ . -');
+
+export const credentialsBody = z.strictObject({
+  username,
+  password: z.string().min(1).max(1024),
+});
+
+const expiresInDays = z.number().int().min(1).max(3650);
+const isoTimestamp = z.iso.datetime({ offset: true });
+
+export const keyCreateBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100),
+    permissions: z.array(z.enum(PERMISSIONS)).min(1).max(4).optional(),
+    expires_in_days: expiresInDays.optional(),
+    expires_at: isoTimestamp.optional(),
+  })
+  .refine((b) => !(b.expires_in_days !== undefined && b.expires_at !== undefined), {
+    message: 'give expires_in_days or expires_at, not both',
+    path: ['expires_at'],
+  });
+
+/** Bounds and defaults of a function's limits; documented in the README. */
+export const FUNCTION_LIMITS = {
+  memory_mb: { min: 64, max: 4096, default: 128 },
+  cpus: { min: 0.1, max: 8, default: 1 },
+  timeout_ms: { min: 100, max: 900_000, default: 30_000 },
+  env_vars: { maxEntries: 100, maxValueBytes: 4096 },
+} as const;
+
+export const RUNTIMES = {
+  node: { defaultEntrypoint: 'handler.js', extensions: ['.js', '.mjs', '.cjs'] },
+  python: { defaultEntrypoint: 'handler.py', extensions: ['.py'] },
+} as const;
+export type Runtime = keyof typeof RUNTIMES;
+
+export const functionName = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, 'a lower-case slug: a-z, 0-9 and -, 1-64 characters');
+
+/** A path inside the version dir: relative, no `..`, no hidden tricks. */
+export const entrypoint = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.\/-]{0,127}$/, 'a relative file path')
+  .refine((p) => !p.split('/').some((s) => s === '..' || s === '.' || s === ''), 'no empty, . or .. segments');
+
+const envVars = z
+  .record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name').refine((k) => !k.startsWith('ORVA_'), 'ORVA_ names are reserved'),
+    z.string().max(FUNCTION_LIMITS.env_vars.maxValueBytes),
+  )
+  .refine((r) => Object.keys(r).length <= FUNCTION_LIMITS.env_vars.maxEntries, `at most ${FUNCTION_LIMITS.env_vars.maxEntries} variables`);
+
+const L = FUNCTION_LIMITS;
+const fields = {
+  name: functionName,
+  runtime: z.enum(['node', 'python']),
+  entrypoint,
+  memory_mb: z.number().int().min(L.memory_mb.min).max(L.memory_mb.max),
+  cpus: z.number().min(L.cpus.min).max(L.cpus.max),
+  timeout_ms: z.number().int().min(L.timeout_ms.min).max(L.timeout_ms.max),
+  env_vars: envVars,
+  network_mode: z.enum(['none', 'egress']),
+  auth_mode: z.enum(['platform_key', 'none']),
+  status: z.enum(['active', 'inactive']),
+};
+
+export const functionCreateBody = z
+  .strictObject({
+    name: fields.name,
+    runtime: fields.runtime,
+    entrypoint: fields.entrypoint.optional(),
+    memory_mb: fields.memory_mb.default(L.memory_mb.default),
+    cpus: fields.cpus.default(L.cpus.default),
+    timeout_ms: fields.timeout_ms.default(L.timeout_ms.default),
+    env_vars: fields.env_vars.default({}),
+    network_mode: fields.network_mode.default('none'),
+    auth_mode: fields.auth_mode.default('platform_key'),
+  })
+  .transform((b) => ({ ...b, entrypoint: b.entrypoint ?? RUNTIMES[b.runtime].defaultEntrypoint, status: 'active' as const }))
+  .refine((b) => entrypointFits(b.runtime, b.entrypoint), { message: 'entrypoint extension does not match the runtime', path: ['entrypoint'] });
+
+/** PUT accepts only these; anything else (runtime, id, …) is refused. */
+export const functionUpdateBody = z
+  .strictObject({
+    name: fields.name.optional(),
+    entrypoint: fields.entrypoint.optional(),
+    timeout_ms: fields.timeout_ms.optional(),
+    memory_mb: fields.memory_mb.optional(),
+    cpus: fields.cpus.optional(),
+    env_vars: fields.env_vars.optional(),
+    network_mode: fields.network_mode.optional(),
+    auth_mode: fields.auth_mode.optional(),
+    status: fields.status.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'give at least one field to change');
+
+export type FunctionSpec = z.output<typeof functionCreateBody>;
+export type FunctionPatch = z.output<typeof functionUpdateBody>;
+
+export function entrypointFits(runtime: Runtime, path: string): boolean {
+  return RUNTIMES[runtime].extensions.some((ext) => path.endsWith(ext));
+}
+
+export const functionListQuery = z.strictObject({
+  status: fields.status.optional(),
+  runtime: fields.runtime.optional(),
+});

@@ -1,0 +1,159 @@
+/**
+ * Test harness: real nats-server and real node processes over loopback.
+ * Every process started here is registered and killed when the test file ends.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after } from 'node:test';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+const NATS_BIN = '/usr/sbin/nats-server';
+
+const children = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+after(() => {
+  for (const c of children) c.kill('SIGKILL');
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A temp dir removed when the test file ends. */
+export function tempDir(tag: string): string {
+  const d = mkdtempSync(join(tmpdir(), `orva-${tag}-`));
+  tempDirs.add(d);
+  return d;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => res(port));
+    });
+  });
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((res) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, ms);
+    child.once('exit', () => {
+      clearTimeout(t);
+      res();
+    });
+  });
+}
+
+export interface NatsHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A standalone nats-server with JetStream, as a cluster's shared NATS. */
+export async function startNats(): Promise<NatsHandle> {
+  const port = await freePort();
+  const dir = tempDir('nats');
+  const child = spawn(NATS_BIN, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(child);
+  await new Promise<void>((res, rej) => {
+    let out = '';
+    const t = setTimeout(() => rej(new Error(`nats-server not ready: ${out}`)), 15_000);
+    child.stderr!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('Server is ready')) {
+        clearTimeout(t);
+        res();
+      }
+    });
+    child.once('exit', (code) => rej(new Error(`nats-server exited ${code}: ${out}`)));
+  });
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await waitExit(child, 5_000);
+    },
+  };
+}
+
+export interface NodeHandle {
+  url: string;
+  port: number;
+  dataDir: string;
+  /** The bootstrap admin key, read from the data dir (empty on a node that did not create it). */
+  adminKey: string;
+  proc: ChildProcess;
+  /** Everything the node printed (pino JSON lines). */
+  output(): string;
+  /** SIGTERM and wait for the graceful exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL, no cleanup. */
+  kill9(): Promise<void>;
+}
+
+export interface NodeOptions {
+  natsUrl?: string;
+  dataDir?: string;
+  env?: Record<string, string>;
+  /** Wait for the admin.key file (true for a first single node). Default true when no natsUrl. */
+  expectAdminKey?: boolean;
+}
+
+/** Start `node/main.ts` as a real process and wait until it answers health. */
+export async function startNode(opts: NodeOptions = {}): Promise<NodeHandle> {
+  const port = await freePort();
+  const dataDir = opts.dataDir ?? tempDir('node');
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/root',
+    ORVA_PORT: String(port),
+    ORVA_HOST: '127.0.0.1',
+    ORVA_DATA_DIR: dataDir,
+    ORVA_LOG_LEVEL: 'info',
+    ...(opts.natsUrl ? { ORVA_NATS_URL: opts.natsUrl } : {}),
+    ...opts.env,
+  };
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'node/main.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(proc);
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`node exited ${proc.exitCode} before ready:\n${out}`);
+    try {
+      const r = await fetch(`${url}/api/v1/system/health`);
+      if (r.ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`node not ready in 60 s:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  let adminKey = '';
+  try {
+    adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
+  } catch {}
+  return {
+    url,
+    port,
+    dataDir,
+    adminKey,
+    proc,
+    output: () => out,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await waitExit(proc, 40_000);
+      return proc.exitCode;
+    },
+    kill9: async () => {
+      proc.kill('SIGKILL');
+      await waitExit(proc, 5_000);
+    },
+  };
+}

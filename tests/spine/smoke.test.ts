@@ -1,0 +1,14 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { call } from '../helpers/http.ts';
+import { startNode } from '../helpers/processes.ts';
+
+test('node - a single node on embedded NATS answers health and a created function reads back', async () => {
+  const node = await startNode();
+  assert.equal((await call(node.url, 'GET', '/api/v1/system/health')).json.status, 'ok');
+  const created = await call(node.url, 'POST', '/api/v1/functions', { key: node.adminKey, body: { name: 'hello', runtime: 'node' } });
+  assert.equal(created.status, 201);
+  const got = await call(node.url, 'GET', `/api/v1/functions/${created.json.id}`, { key: node.adminKey });
+  assert.equal(got.json.name, 'hello');
+  assert.equal(await node.stop(), 0);
+});
