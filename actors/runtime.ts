@@ -19,7 +19,13 @@ export interface ActorOptions {
   clock?: Clock;
   /** Bounded so that a stuck actor pushes back instead of growing without limit. Default 10,000. */
   mailboxSize?: number;
-  /** Restart backoff: first delay, doubled per consecutive failure up to max. Defaults 100 ms .. 10 s. */
+  /**
+   * Restart backoff: first delay, doubled per consecutive failure up to max.
+   * Defaults 100 ms .. 10 s. The count of consecutive failures resets after a
+   * message is handled without a throw, or when the crashed incarnation had
+   * been up for at least `max` (an actor whose receive never returns, like a
+   * stream tail, handles no "message" to reset it).
+   */
   backoffMs?: { initial: number; max: number };
 }
 
@@ -40,6 +46,7 @@ export abstract class Actor<M> {
   private failures = 0;
   private restartTimer: unknown = null;
   private stopped = false;
+  private incarnationStartedAt = 0;
 
   constructor(opts: ActorOptions) {
     this.name = opts.name;
@@ -95,12 +102,16 @@ export abstract class Actor<M> {
     if (this.running) return;
     this.running = true;
     try {
-      if (starting) await this.preStart();
+      if (starting) {
+        this.incarnationStartedAt = this.clock.now();
+        await this.preStart();
+      }
       while (this.queue.length > 0 && !this.stopped) {
         const msg = this.queue.shift() as M;
         await this.receive(msg);
+        // Reset only on real progress: a restart that finds an empty mailbox proves nothing.
+        this.failures = 0;
       }
-      this.failures = 0;
       this.running = false;
     } catch (err) {
       this.running = false;
@@ -110,6 +121,7 @@ export abstract class Actor<M> {
 
   private crashed(err: unknown): void {
     if (this.stopped) return;
+    if (this.clock.now() - this.incarnationStartedAt >= this.backoff.max) this.failures = 0;
     this.failures += 1;
     const delay = Math.min(this.backoff.max, this.backoff.initial * 2 ** (this.failures - 1));
     this.log.error({ err, failures: this.failures, restartInMs: delay }, 'actor crashed; restarting');

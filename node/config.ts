@@ -28,6 +28,18 @@ export interface Config {
   metaReplicas: number;
   /** ORVA_NATS_BIN, default nats-server on PATH or /usr/sbin/nats-server. */
   natsBin: string;
+  /** ORVA_POOL_MAX_WORKERS, default 8: workers per function per node until pool_config says otherwise. */
+  poolMaxWorkers: number;
+  /** ORVA_POOL_QUEUE_TIMEOUT_MS, default 10000: how long a call waits for a worker before POOL_AT_CAPACITY. */
+  poolQueueTimeoutMs: number;
+  /** ORVA_POOL_IDLE_TTL_S, default 300: idle workers above min_warm die after this. */
+  poolIdleTtlS: number;
+  /** ORVA_BUILD_QUEUE_MAX, default 16: builds queued on one node before BUILD_QUEUE_FULL. */
+  buildQueueMax: number;
+  /** ORVA_EXECUTION_RETENTION_DAYS, default 7. */
+  executionRetentionDays: number;
+  /** ORVA_PIP_ARGS: extra pip arguments for python builds, e.g. `--index-url http://mirror/simple`. */
+  pipArgs: string[];
 }
 
 function intVar(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number): number {
@@ -63,5 +75,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cookieSecure: env.ORVA_COOKIE_SECURE === '1' || env.ORVA_COOKIE_SECURE === 'true',
     metaReplicas: intVar(env, 'ORVA_META_REPLICAS', 1, 1, 5),
     natsBin,
+    poolMaxWorkers: intVar(env, 'ORVA_POOL_MAX_WORKERS', 8, 1, 1024),
+    poolQueueTimeoutMs: intVar(env, 'ORVA_POOL_QUEUE_TIMEOUT_MS', 10_000, 1, 600_000),
+    poolIdleTtlS: intVar(env, 'ORVA_POOL_IDLE_TTL_S', 300, 1, 86_400),
+    buildQueueMax: intVar(env, 'ORVA_BUILD_QUEUE_MAX', 16, 1, 10_000),
+    executionRetentionDays: intVar(env, 'ORVA_EXECUTION_RETENTION_DAYS', 7, 1, 3650),
+    pipArgs: (env.ORVA_PIP_ARGS ?? '').split(/\s+/).filter(Boolean),
   };
 }

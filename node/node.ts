@@ -5,14 +5,15 @@
  */
 import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { systemClock } from '../actors/clock.ts';
-import { MetaApplier } from '../actors/meta-applier.ts';
+import { Objm } from '@nats-io/obj';
+import { Builder, MetaApplier, systemClock } from '../actors/index.ts';
 import { uuidv7 } from '../protocol/ids.ts';
 import { PERMISSIONS } from '../protocol/permissions.ts';
-import { STREAMS } from '../protocol/subjects.ts';
+import { BUCKETS, STREAMS } from '../protocol/subjects.ts';
+import { Artifacts } from './artifacts.ts';
 import { KeyCache } from './auth/key-cache.ts';
 import { LoginLimiter } from './auth/login-limiter.ts';
 import { newApiKey } from './auth/tokens.ts';
@@ -20,11 +21,18 @@ import type { Config } from './config.ts';
 import { apiHandler } from './http/api.ts';
 import { HttpServer } from './http/server.ts';
 import { ensureMetaStream, MetaLog } from './meta-log.ts';
+import { ExecutionLog } from './executions/execution-log.ts';
 import { EmbeddedNats } from './nats-embedded.ts';
+import { Pools } from './pools.ts';
+import { FunctionRegistry } from './registry.ts';
+import { deploymentRoutes } from './resources/deployments.ts';
+import { executionRoutes } from './resources/executions.ts';
+import { invokeHandler } from './resources/invoke.ts';
 import { authRoutes } from './resources/auth.ts';
 import { functionRoutes } from './resources/functions.ts';
 import { keyRoutes } from './resources/keys.ts';
 import { systemRoutes } from './resources/system.ts';
+import { BwrapDriver } from './sandbox/bwrap.ts';
 import type { Services } from './services.ts';
 import { Store } from './store/store.ts';
 
@@ -40,6 +48,9 @@ export class OrvaNode {
   private applier: MetaApplier | null = null;
   private http: HttpServer | null = null;
   private touchTimer: NodeJS.Timeout | null = null;
+  private executions: ExecutionLog | null = null;
+  private pools: Pools | null = null;
+  private builder: Builder | null = null;
   private services: Services | null = null;
   port = 0;
 
@@ -62,12 +73,36 @@ export class OrvaNode {
     await ensureMetaStream(jsm, config.metaReplicas);
     const js = jetstream(nc);
 
+    const artifacts = new Artifacts(
+      await new Objm(nc).create(BUCKETS.artifacts, { storage: StorageType.File, replicas: config.metaReplicas }),
+      config.dataDir,
+      log.child({ component: 'artifacts' }),
+    );
     const applier = (this.applier = new MetaApplier({ js, target: store, log }));
     const keys = new KeyCache(store);
-    applier.onApplied(({ envelope }) => {
-      const t = envelope.cmd.type;
-      if (t === 'key.create' || t === 'key.revoke') keys.reload();
-      if (t === 'function.delete') rmSync(join(config.dataDir, 'versions', envelope.cmd.id), { recursive: true, force: true });
+    const registry = new FunctionRegistry(store);
+    applier.onApplied(({ envelope: { cmd } }) => {
+      switch (cmd.type) {
+        case 'key.create':
+        case 'key.revoke':
+          keys.reload();
+          return;
+        case 'function.create':
+          registry.refresh(cmd.fn.id);
+          return;
+        case 'function.update':
+          registry.refresh(cmd.id);
+          return;
+        case 'function.delete':
+          registry.refresh(cmd.id);
+          rmSync(join(config.dataDir, 'versions', cmd.id), { recursive: true, force: true });
+          return;
+        case 'deployment.finish': {
+          const dep = store.deployment(cmd.id);
+          if (dep) registry.refresh(dep.function_id);
+          return;
+        }
+      }
     });
     const caughtUp = this.waitCaughtUp((await jsm.streams.info(STREAMS.meta)).state.last_seq);
     applier.start();
@@ -77,10 +112,38 @@ export class OrvaNode {
     const services: Services = (this.services = { config, log, clock: systemClock, store, meta, keys, loginLimiter: new LoginLimiter(systemClock) });
     await this.ensureBootstrapKey(services);
 
+    const driver = new BwrapDriver();
+    const executions = (this.executions = new ExecutionLog(join(config.dataDir, 'executions.db'), config.executionRetentionDays, log.child({ component: 'executions' })));
+    const pools = (this.pools = new Pools({
+      registry,
+      artifacts,
+      driver,
+      defaults: { maxWorkers: config.poolMaxWorkers, minWarm: 0, queueTimeoutMs: config.poolQueueTimeoutMs, queueMax: 4096, idleTtlMs: config.poolIdleTtlS * 1000 },
+      clock: systemClock,
+      log: log.child({ component: 'pools' }),
+    }));
+    const builder = (this.builder = new Builder({
+      submit: (cmd) => meta.submit(cmd),
+      artifacts,
+      driver,
+      dataDir: config.dataDir,
+      pipArgs: config.pipArgs,
+      queueMax: config.buildQueueMax,
+      log,
+    }));
+    builder.start();
+
     const http = (this.http = new HttpServer({ host: config.host, port: config.port, bodyLimitBytes: config.bodyLimitBytes, log }));
-    const routes = [...systemRoutes(), ...authRoutes(services), ...keyRoutes(services), ...functionRoutes(services)];
-    const api = apiHandler(routes, { keys, store, log });
-    http.handle('/*', api);
+    const routes = [
+      ...systemRoutes(),
+      ...authRoutes(services),
+      ...keyRoutes(services),
+      ...functionRoutes(services),
+      ...deploymentRoutes(services, builder, registry),
+      ...executionRoutes(executions),
+    ];
+    http.handle('/fn/*', invokeHandler({ nodeId: config.nodeId, registry, pools, keys, store, executions }));
+    http.handle('/*', apiHandler(routes, { keys, store, log }));
     this.port = await http.listen();
     this.touchTimer = setInterval(() => void this.flushKeyUses(), KEY_TOUCH_INTERVAL_MS);
     this.touchTimer.unref();
@@ -139,6 +202,9 @@ export class OrvaNode {
     this.log.info('graceful stop: draining');
     if (this.touchTimer) clearInterval(this.touchTimer);
     await this.http?.close(DRAIN_GRACE_MS);
+    await this.pools?.stop(DRAIN_GRACE_MS);
+    this.builder?.stop();
+    this.executions?.close();
     await this.flushKeyUses();
     this.applier?.stop();
     await this.nc?.drain().catch(() => {});

@@ -34,7 +34,25 @@ export type MetaCommand =
   | { type: 'key.touch'; uses: Array<{ id: string; at: string }> }
   | { type: 'function.create'; fn: FunctionRecordData }
   | { type: 'function.update'; id: string; patch: FunctionPatch; at: string }
-  | { type: 'function.delete'; id: string };
+  | { type: 'function.delete'; id: string }
+  | { type: 'deployment.create'; id: string; function_id: string; source: DeploymentSource; node: string; at: string }
+  | { type: 'deployment.progress'; id: string; phase: DeploymentPhase; at: string }
+  | {
+      type: 'deployment.finish';
+      id: string;
+      /** succeeded activates code_hash on the function; failed keeps the prior version serving. */
+      status: 'succeeded' | 'failed';
+      code_hash: string | null;
+      error: string | null;
+      /** Build output, capped by the builder so a command stays far below NATS max_payload. */
+      logs: string;
+      at: string;
+    };
+
+export type DeploymentSource = 'inline' | 'tarball' | 'rollback';
+export type DeploymentStatus = 'queued' | 'building' | 'succeeded' | 'failed';
+/** Build phases in order; `done` and `failed` are terminal. */
+export type DeploymentPhase = 'queued' | 'installing' | 'verifying' | 'packing' | 'storing' | 'activating' | 'done' | 'failed';
 
 export type MetaCommandType = MetaCommand['type'];
 

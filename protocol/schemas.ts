@@ -51,10 +51,23 @@ export const entrypoint = z
   .regex(/^[A-Za-z0-9_][A-Za-z0-9_.\/-]{0,127}$/, 'a relative file path')
   .refine((p) => !p.split('/').some((s) => s === '..' || s === '.' || s === ''), 'no empty, . or .. segments');
 
+const utf8 = new TextEncoder();
+
 const envVars = z
-  .record(
-    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name').refine((k) => !k.startsWith('ORVA_'), 'ORVA_ names are reserved'),
-    z.string().max(FUNCTION_LIMITS.env_vars.maxValueBytes),
+  // JSON.parse makes "__proto__" an own key, which the record below would drop silently.
+  .custom<object>((v) => !(typeof v === 'object' && v !== null && Object.hasOwn(v, '__proto__')), '__proto__ is not an allowed name')
+  .pipe(
+    z.record(
+      z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name')
+        .refine((k) => !k.startsWith('ORVA_'), 'ORVA_ names are reserved'),
+      z
+        .string()
+        .refine((v) => utf8.encode(v).length <= FUNCTION_LIMITS.env_vars.maxValueBytes, `at most ${FUNCTION_LIMITS.env_vars.maxValueBytes} bytes (UTF-8)`)
+        // The kernel's environment block is NUL-separated: a NUL cannot be passed to a process.
+        .refine((v) => !v.includes('\0'), 'no NUL characters'),
+    ),
   )
   .refine((r) => Object.keys(r).length <= FUNCTION_LIMITS.env_vars.maxEntries, `at most ${FUNCTION_LIMITS.env_vars.maxEntries} variables`);
 
@@ -112,4 +125,20 @@ export function entrypointFits(runtime: Runtime, path: string): boolean {
 export const functionListQuery = z.strictObject({
   status: fields.status.optional(),
   runtime: fields.runtime.optional(),
+});
+
+export const deployInlineBody = z.strictObject({
+  code: z.string().min(1),
+  /** Defaults to the function's entrypoint, and must name it. */
+  filename: entrypoint.optional(),
+  dependencies: z.string().max(64 * 1024).optional(),
+});
+
+const limitParam = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
+
+export const deploymentListQuery = z.strictObject({ limit: limitParam(50, 1000) });
+
+export const executionListQuery = z.strictObject({
+  function_id: z.string().max(64).optional(),
+  limit: limitParam(50, 1000),
 });

@@ -20,12 +20,19 @@ export class Router<R> {
   match(method: string, path: string): RouteMatch<R> {
     const parts = path.split('/').filter(Boolean);
     const allow: string[] = [];
+    let best: { entry: Entry<R>; params: Record<string, string>; literals: number } | null = null;
     for (const e of this.entries) {
       const params = matchSegments(e.segments, parts);
       if (params === null) continue;
-      if (e.method === method || (method === 'HEAD' && e.method === 'GET')) return { kind: 'found', route: e.route, params };
-      allow.push(e.method);
+      if (e.method === method || (method === 'HEAD' && e.method === 'GET')) {
+        // The most literal pattern wins (`/functions/search` over `/functions/:id`), whatever the order routes were added in.
+        const literals = e.segments.filter((s) => !s.startsWith(':')).length;
+        if (best === null || literals > best.literals) best = { entry: e, params, literals };
+        continue;
+      }
+      if (!allow.includes(e.method)) allow.push(e.method);
     }
+    if (best) return { kind: 'found', route: best.entry.route, params: best.params };
     return allow.length > 0 ? { kind: 'method', allow } : { kind: 'none' };
   }
 }

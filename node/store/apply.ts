@@ -86,7 +86,38 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
     }
     case 'function.delete': {
       const r = db.prepare('DELETE FROM functions WHERE id = ?').run(cmd.id);
-      return r.changes === 1 ? OK : notFound(`function ${cmd.id} not found`, { function_id: cmd.id });
+      if (r.changes !== 1) return notFound(`function ${cmd.id} not found`, { function_id: cmd.id });
+      db.prepare('DELETE FROM deployments WHERE function_id = ?').run(cmd.id);
+      return OK;
+    }
+    case 'deployment.create': {
+      if (!db.prepare('SELECT 1 FROM functions WHERE id = ?').get(cmd.function_id)) return notFound(`function ${cmd.function_id} not found`, { function_id: cmd.function_id });
+      db.prepare(
+        "INSERT INTO deployments (id, function_id, status, phase, source, node, created_at, updated_at) VALUES (?, ?, 'queued', 'queued', ?, ?, ?, ?)",
+      ).run(cmd.id, cmd.function_id, cmd.source, cmd.node, cmd.at, cmd.at);
+      return OK;
+    }
+    case 'deployment.progress': {
+      const r = db.prepare("UPDATE deployments SET status = 'building', phase = ?, updated_at = ? WHERE id = ? AND status IN ('queued', 'building')").run(cmd.phase, cmd.at, cmd.id);
+      return r.changes === 1 ? OK : notFound(`deployment ${cmd.id} not in progress`, { deployment_id: cmd.id });
+    }
+    case 'deployment.finish': {
+      const dep = db.prepare("SELECT function_id FROM deployments WHERE id = ? AND status IN ('queued', 'building')").get(cmd.id) as { function_id: string } | undefined;
+      if (!dep) return notFound(`deployment ${cmd.id} not in progress`, { deployment_id: cmd.id });
+      db.prepare('UPDATE deployments SET status = ?, phase = ?, code_hash = ?, error = ?, logs = ?, updated_at = ?, finished_at = ? WHERE id = ?').run(
+        cmd.status,
+        cmd.status === 'succeeded' ? 'done' : 'failed',
+        cmd.code_hash,
+        cmd.error,
+        cmd.logs,
+        cmd.at,
+        cmd.at,
+        cmd.id,
+      );
+      if (cmd.status === 'succeeded') {
+        db.prepare('UPDATE functions SET code_hash = ?, active_deployment_id = ?, updated_at = ? WHERE id = ?').run(cmd.code_hash, cmd.id, cmd.at, dep.function_id);
+      }
+      return OK;
     }
   }
 }

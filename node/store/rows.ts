@@ -33,8 +33,31 @@ export interface FunctionRow {
   auth_mode: 'platform_key' | 'none';
   status: 'active' | 'inactive';
   version: number;
+  code_hash: string | null;
+  active_deployment_id: string | null;
   created_at: string;
   updated_at: string;
+}
+
+export interface DeploymentRow {
+  id: string;
+  function_id: string;
+  status: 'queued' | 'building' | 'succeeded' | 'failed';
+  phase: string;
+  source: string;
+  code_hash: string | null;
+  error: string | null;
+  logs: string;
+  node: string;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+/** A deployment as the API returns it; build logs have their own endpoint. */
+export function deploymentJson(row: DeploymentRow) {
+  const { logs: _logs, ...rest } = row;
+  return rest;
 }
 
 /** A function as the API returns it. */

@@ -1,6 +1,7 @@
 /**
- * The metadata schema. Every table except `executions`-style node-local data
- * is written only by the MetaApplier, so all nodes hold the same rows.
+ * The replicated metadata schema: written only by the MetaApplier, so every
+ * node holds the same rows. Node-local execution records live in their own
+ * file (see executions.ts).
  */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta_state (
@@ -48,7 +49,25 @@ CREATE TABLE IF NOT EXISTS functions (
   auth_mode TEXT NOT NULL,
   status TEXT NOT NULL,
   version INTEGER NOT NULL DEFAULT 1,
+  code_hash TEXT,
+  active_deployment_id TEXT,
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS deployments (
+  id TEXT PRIMARY KEY,
+  function_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  phase TEXT NOT NULL,
+  source TEXT NOT NULL,
+  code_hash TEXT,
+  error TEXT,
+  logs TEXT NOT NULL DEFAULT '',
+  node TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS deployments_by_function ON deployments (function_id, id);
 `;

@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import type { ApplyOutcome, MetaEnvelope } from '../../protocol/meta-commands.ts';
 import { applyCommand } from './apply.ts';
-import type { ApiKeyRow, FunctionRow, UserRow } from './rows.ts';
+import type { ApiKeyRow, DeploymentRow, FunctionRow, UserRow } from './rows.ts';
 import { SCHEMA } from './schema.ts';
 
 export class Store {
@@ -89,6 +89,19 @@ export class Store {
 
   function(id: string): FunctionRow | undefined {
     return this.db.prepare('SELECT * FROM functions WHERE id = ?').get(id) as FunctionRow | undefined;
+  }
+
+  deployment(id: string): DeploymentRow | undefined {
+    return this.db.prepare('SELECT * FROM deployments WHERE id = ?').get(id) as DeploymentRow | undefined;
+  }
+
+  deployments(functionId: string, limit: number): DeploymentRow[] {
+    return this.db.prepare('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT ?').all(functionId, limit) as DeploymentRow[];
+  }
+
+  /** The newest deployment of a function, whatever its status. */
+  latestDeployment(functionId: string): DeploymentRow | undefined {
+    return this.db.prepare('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT 1').get(functionId) as DeploymentRow | undefined;
   }
 
   functionByName(name: string): FunctionRow | undefined {

@@ -47,3 +47,61 @@ export function sessionCookie(r: CallResult): string {
   if (!set) throw new Error('no session cookie set');
   return set.split(';')[0];
 }
+
+/**
+ * Send raw bytes over one TCP connection and parse the HTTP/1.1 answer: for
+ * requests fetch cannot make (a declared Content-Length with no body) or
+ * where it may fail (a server that answers before reading an oversize body).
+ * Write errors after the server answered are ignored; the answer is what counts.
+ */
+export async function rawHttp(port: number, request: string | Buffer, timeoutMs = 10_000): Promise<CallResult> {
+  const { connect } = await import('node:net');
+  return new Promise((resolveRes, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`no complete answer in ${timeoutMs} ms: ${Buffer.concat(chunks).toString()}`));
+    }, timeoutMs);
+    const done = () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const parsed = parseResponse(raw);
+      if (!parsed) return false;
+      clearTimeout(timer);
+      sock.destroy();
+      resolveRes(parsed);
+      return true;
+    };
+    sock.on('error', () => {});
+    sock.on('data', (c: Buffer) => {
+      chunks.push(c);
+      done();
+    });
+    sock.on('close', () => {
+      if (!done()) {
+        clearTimeout(timer);
+        reject(new Error(`connection closed without a complete answer: ${Buffer.concat(chunks).toString()}`));
+      }
+    });
+    sock.write(request, () => {});
+  });
+}
+
+function parseResponse(raw: string): CallResult | null {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const [statusLine, ...lines] = raw.slice(0, end).split('\r\n');
+  const headers = new Headers();
+  for (const l of lines) {
+    const i = l.indexOf(':');
+    headers.append(l.slice(0, i).trim(), l.slice(i + 1).trim());
+  }
+  const len = Number(headers.get('content-length') ?? 0);
+  const text = raw.slice(end + 4);
+  if (Buffer.byteLength(text) < len) return null;
+  let json: unknown = undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {}
+  return { status: Number(statusLine.split(' ')[1]), headers, text, json };
+}

@@ -1,0 +1,262 @@
+/**
+ * FunctionSupervisor — owns one function's warm pool on this node.
+ *
+ * Contract with its parent (the node's Pools):
+ *  1. Created lazily on the first call (or for min_warm); stopped when the
+ *     function is deleted or the node stops.
+ *  2. `acquire` hands out an idle worker of the current generation, or
+ *     queues the caller (bounded count, bounded wait) while it spawns one,
+ *     never exceeding `maxWorkers`. A wait that times out is POOL_AT_CAPACITY.
+ *  3. `release` returns a worker; one of an older generation is retired.
+ *  4. `drain` starts a new generation (new deployment, secret, env, limits,
+ *     network mode): idle workers die now, busy ones after their call, so
+ *     in-flight calls finish on the old code and no call fails.
+ *  5. Spawn failures back off exponentially; a load error fails the waiting
+ *     calls instead of spinning.
+ *
+ * State: idle stack (LIFO keeps hot workers hot), busy set, starting count,
+ * FIFO wait queue, generation. Why methods, not a mailbox: every transition
+ * here is synchronous on the one event loop, so a mailbox hop per call would
+ * add latency to the hot path without adding safety.
+ * Events sent: PoolEvent to the parent's listener (metrics, SSE, UI).
+ */
+import type { Logger } from 'pino';
+import { OrvaError } from '../protocol/errors.ts';
+import type { SandboxDriver, SpawnSpec } from '../node/sandbox/driver.ts';
+import type { Clock } from './clock.ts';
+import { Worker } from './worker.ts';
+
+export interface PoolLimits {
+  /** Ceiling of workers for this function on this node. */
+  maxWorkers: number;
+  /** Workers kept warm (pre-spawned) while the function exists. */
+  minWarm: number;
+  /** Longest a caller waits for a worker before POOL_AT_CAPACITY. */
+  queueTimeoutMs: number;
+  /** Most callers allowed to wait at once; beyond it POOL_AT_CAPACITY at once. */
+  queueMax: number;
+  /** Idle workers above minWarm die after this long unused. */
+  idleTtlMs: number;
+}
+
+export type PoolEvent =
+  | { type: 'worker-spawned'; functionId: string; workerId: number; coldStartMs: number }
+  | { type: 'worker-exited'; functionId: string; workerId: number }
+  | { type: 'spawn-failed'; functionId: string; error: string }
+  | { type: 'drained'; functionId: string; generation: number };
+
+export interface Lease {
+  worker: Worker;
+  /** The call waited for a sandbox to start. */
+  coldStart: boolean;
+}
+
+interface Waiter {
+  resolve(lease: Lease): void;
+  reject(err: Error): void;
+  timer: unknown;
+}
+
+export interface SupervisorDeps {
+  functionId: string;
+  driver: SandboxDriver;
+  /** Builds the spawn spec of the current version (materialising its code on this node if needed). */
+  spec: () => Promise<SpawnSpec>;
+  limits: () => PoolLimits;
+  clock: Clock;
+  log: Logger;
+  onEvent: (e: PoolEvent) => void;
+}
+
+export class FunctionSupervisor {
+  private readonly idle: Worker[] = [];
+  private readonly busy = new Set<Worker>();
+  private starting = 0;
+  private readonly waiters: Waiter[] = [];
+  private generation = 1;
+  private spawnFailures = 0;
+  private spawnBlockedUntil = 0;
+  private stopped = false;
+  private reaper: unknown = null;
+
+  constructor(private readonly d: SupervisorDeps) {
+    this.scheduleReap();
+    this.ensureMinWarm();
+  }
+
+  stats(): { idle: number; busy: number; starting: number; waiting: number } {
+    return { idle: this.idle.length, busy: this.busy.size, starting: this.starting, waiting: this.waiters.length };
+  }
+
+  acquire(): Promise<Lease> {
+    if (this.stopped) return Promise.reject(new OrvaError('SHUTTING_DOWN', 'this node is shutting down'));
+    const w = this.idle.pop();
+    if (w) {
+      this.busy.add(w);
+      return Promise.resolve({ worker: w, coldStart: false });
+    }
+    const limits = this.d.limits();
+    if (this.waiters.length >= limits.queueMax) return Promise.reject(this.atCapacity(limits));
+    return new Promise<Lease>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: this.d.clock.setTimeout(() => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(this.atCapacity(this.d.limits()));
+        }, limits.queueTimeoutMs),
+      };
+      this.waiters.push(waiter);
+      this.maybeSpawn();
+    });
+  }
+
+  release(w: Worker): void {
+    this.busy.delete(w);
+    if (!w.usable) {
+      this.maybeSpawn();
+      return;
+    }
+    if (w.generation !== this.generation || this.stopped) {
+      w.kill();
+      this.maybeSpawn();
+      return;
+    }
+    this.handOut(w, false);
+  }
+
+  /** Start a new generation: old workers retire as soon as they are idle. */
+  drain(): void {
+    this.generation += 1;
+    this.spawnFailures = 0;
+    this.spawnBlockedUntil = 0;
+    for (const w of this.idle.splice(0)) w.kill();
+    this.d.onEvent({ type: 'drained', functionId: this.d.functionId, generation: this.generation });
+    this.maybeSpawn();
+    this.ensureMinWarm();
+  }
+
+  /** Graceful: refuse new calls, let busy calls finish (up to graceMs), then kill everything. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
+    if (this.reaper !== null) this.d.clock.clearTimeout(this.reaper);
+    for (const waiter of this.waiters.splice(0)) {
+      this.d.clock.clearTimeout(waiter.timer);
+      waiter.reject(new OrvaError('SHUTTING_DOWN', 'this node is shutting down'));
+    }
+    for (const w of this.idle.splice(0)) w.kill();
+    const deadline = this.d.clock.now() + graceMs;
+    while (this.busy.size > 0 && this.d.clock.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const w of this.busy) w.kill();
+  }
+
+  private atCapacity(limits: PoolLimits): OrvaError {
+    return new OrvaError('POOL_AT_CAPACITY', `function pool at capacity for ${this.d.functionId}`, {
+      function_id: this.d.functionId,
+      current: this.busy.size + this.starting,
+      limit: limits.maxWorkers,
+    });
+  }
+
+  private handOut(w: Worker, cold: boolean): void {
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      this.d.clock.clearTimeout(waiter.timer);
+      this.busy.add(w);
+      waiter.resolve({ worker: w, coldStart: cold });
+      return;
+    }
+    this.idle.push(w);
+  }
+
+  /** Spawn while callers wait for more workers than are starting, under the ceiling. */
+  private maybeSpawn(): void {
+    const limits = this.d.limits();
+    while (!this.stopped && this.waiters.length > this.starting && this.live() < limits.maxWorkers) {
+      if (this.d.clock.now() < this.spawnBlockedUntil) {
+        this.d.clock.setTimeout(() => this.maybeSpawn(), this.spawnBlockedUntil - this.d.clock.now());
+        return;
+      }
+      this.spawn();
+    }
+  }
+
+  private ensureMinWarm(): void {
+    const { minWarm } = this.d.limits();
+    for (let n = this.live(); n < minWarm && !this.stopped; n++) this.spawn();
+  }
+
+  private live(): number {
+    let current = 0;
+    for (const w of this.idle) if (w.generation === this.generation) current++;
+    for (const w of this.busy) if (w.generation === this.generation) current++;
+    return current + this.starting;
+  }
+
+  private spawn(): void {
+    this.starting += 1;
+    const generation = this.generation;
+    const started = this.d.clock.now();
+    void this.d
+      .spec()
+      .then(async (spec) => {
+        const w = new Worker(this.d.driver, spec, generation, this.d.clock);
+        w.onExit(() => this.exited(w));
+        await w.ready;
+        return w;
+      })
+      .then(
+        (w) => {
+          this.starting -= 1;
+          this.spawnFailures = 0;
+          this.d.onEvent({ type: 'worker-spawned', functionId: this.d.functionId, workerId: w.id, coldStartMs: this.d.clock.now() - started });
+          if (this.stopped || generation !== this.generation) {
+            w.kill();
+            this.maybeSpawn();
+            return;
+          }
+          this.handOut(w, true);
+        },
+        (err: Error & { loadError?: boolean }) => {
+          this.starting -= 1;
+          this.spawnFailures += 1;
+          this.spawnBlockedUntil = this.d.clock.now() + Math.min(5_000, 100 * 2 ** (this.spawnFailures - 1));
+          this.d.onEvent({ type: 'spawn-failed', functionId: this.d.functionId, error: err.message });
+          this.d.log.warn({ err, fn: this.d.functionId, failures: this.spawnFailures }, 'worker spawn failed');
+          // A handler that cannot load fails its callers now rather than after the queue timeout.
+          const failure =
+            err instanceof OrvaError
+              ? err
+              : err.loadError
+                ? new OrvaError('WORKER_CRASHED', `the handler failed to load: ${err.name}: ${err.message}`, { function_id: this.d.functionId })
+                : new OrvaError('SANDBOX_ERROR', `the sandbox could not start: ${err.message}`, { function_id: this.d.functionId });
+          for (const waiter of this.waiters.splice(0, Math.max(0, this.waiters.length - this.starting))) {
+            this.d.clock.clearTimeout(waiter.timer);
+            waiter.reject(failure);
+          }
+        },
+      );
+  }
+
+  private exited(w: Worker): void {
+    const i = this.idle.indexOf(w);
+    if (i >= 0) this.idle.splice(i, 1);
+    this.d.onEvent({ type: 'worker-exited', functionId: this.d.functionId, workerId: w.id });
+    if (!this.stopped) {
+      this.maybeSpawn();
+      this.ensureMinWarm();
+    }
+  }
+
+  private scheduleReap(): void {
+    const every = 1_000;
+    this.reaper = this.d.clock.setTimeout(() => {
+      const { idleTtlMs, minWarm } = this.d.limits();
+      const now = this.d.clock.now();
+      // Oldest idle first (bottom of the stack); keep minWarm alive.
+      while (this.idle.length > minWarm && now - this.idle[0].lastUsedMs > idleTtlMs) this.idle.shift()!.kill();
+      if (!this.stopped) this.scheduleReap();
+    }, every);
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Worker — one sandboxed process running one version of one function.
+ *
+ * Contract with its parent (the FunctionSupervisor):
+ *  1. `ready` settles once: resolved on the adapter's ready frame, rejected
+ *     on a load error, an exit, or the start timeout.
+ *  2. One call in flight at a time (Lambda semantics); `invoke` always
+ *     resolves — a handler error, a timeout or a crash is a CallResult.
+ *  3. A timeout kills the process (the parent replaces it); so does `kill`.
+ *  4. `onExit` fires exactly once, when the process is gone.
+ *
+ * States: starting → idle ⇄ busy → dead.
+ */
+import type { Clock } from './clock.ts';
+import type { InvokeEvent } from '../protocol/worker-input.ts';
+import type { WorkerOutput } from '../protocol/worker-output.ts';
+import type { SandboxDriver, SpawnSpec, WorkerProcess } from '../node/sandbox/driver.ts';
+
+export type WorkerState = 'starting' | 'idle' | 'busy' | 'dead';
+
+export type CallResult =
+  | { kind: 'ok'; status: number; headers: Record<string, string>; body: Uint8Array; logs: string }
+  | { kind: 'error'; name: string; message: string; stack: string; logs: string }
+  | { kind: 'timeout' }
+  | { kind: 'crashed'; detail: string };
+
+/** How long a sandbox may take from spawn to its ready frame. */
+const START_TIMEOUT_MS = 10_000;
+
+interface Pending {
+  id: string;
+  resolve(r: CallResult): void;
+  timer: unknown;
+}
+
+let nextWorkerId = 1;
+
+export class Worker {
+  readonly id = nextWorkerId++;
+  state: WorkerState = 'starting';
+  /** The supervisor's generation this worker was spawned for; an older one is retired. */
+  readonly generation: number;
+  readonly ready: Promise<void>;
+  readyAtMs = 0;
+  lastUsedMs = 0;
+  private readonly proc: WorkerProcess;
+  private pending: Pending | null = null;
+  private killed = false;
+  private seq = 0;
+  private readonly exitListeners: Array<(w: Worker) => void> = [];
+
+  constructor(driver: SandboxDriver, spec: SpawnSpec, generation: number, private readonly clock: Clock) {
+    this.generation = generation;
+    this.proc = driver.spawn(spec);
+    let settle: { resolve(): void; reject(e: Error): void } | null = null;
+    this.ready = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    const startTimer = clock.setTimeout(() => {
+      settle?.reject(new Error(`sandbox not ready within ${START_TIMEOUT_MS} ms`));
+      settle = null;
+      this.kill();
+    }, START_TIMEOUT_MS);
+    this.proc.onFrame((frame: WorkerOutput) => {
+      switch (frame.type) {
+        case 'ready':
+          clock.clearTimeout(startTimer);
+          this.state = 'idle';
+          this.readyAtMs = clock.now();
+          this.lastUsedMs = this.readyAtMs;
+          settle?.resolve();
+          settle = null;
+          return;
+        case 'load-error':
+          clock.clearTimeout(startTimer);
+          settle?.reject(Object.assign(new Error(frame.message), { name: frame.name, stack: frame.stack, loadError: true }));
+          settle = null;
+          this.kill();
+          return;
+        case 'ok':
+        case 'error':
+          this.answer(frame.id, frame.type === 'ok' ? { kind: 'ok', status: frame.status, headers: frame.headers, body: frame.body, logs: frame.logs } : { kind: 'error', name: frame.name, message: frame.message, stack: frame.stack, logs: frame.logs });
+          return;
+      }
+    });
+    this.proc.onExit((code, signal) => {
+      clock.clearTimeout(startTimer);
+      this.state = 'dead';
+      const detail = `worker exited (code ${code}, signal ${signal})`;
+      settle?.reject(new Error(detail));
+      settle = null;
+      this.answer(this.pending?.id ?? '', { kind: 'crashed', detail });
+      for (const l of this.exitListeners) l(this);
+    });
+    this.ready.catch(() => {});
+  }
+
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  onExit(listener: (w: Worker) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  invoke(executionId: string, event: InvokeEvent, timeoutMs: number): Promise<CallResult> {
+    if (this.state !== 'idle') return Promise.resolve({ kind: 'crashed', detail: `worker is ${this.state}` });
+    this.state = 'busy';
+    const id = String(++this.seq);
+    return new Promise<CallResult>((resolve) => {
+      const timer = this.clock.setTimeout(() => {
+        if (this.pending?.id !== id) return;
+        this.pending = null;
+        resolve({ kind: 'timeout' });
+        this.kill();
+      }, timeoutMs);
+      this.pending = { id, resolve, timer };
+      try {
+        this.proc.send({ type: 'invoke', id, executionId, event });
+      } catch (err) {
+        this.answer(id, { kind: 'crashed', detail: `send failed: ${(err as Error).message}` });
+        this.kill();
+      }
+    });
+  }
+
+  private answer(id: string, result: CallResult): void {
+    const p = this.pending;
+    if (!p || p.id !== id) return;
+    this.pending = null;
+    this.clock.clearTimeout(p.timer);
+    if (this.state === 'busy') this.state = 'idle';
+    this.lastUsedMs = this.clock.now();
+    p.resolve(result);
+  }
+
+  /** False once killed, even before the exit lands: such a worker must never be handed out again. */
+  get usable(): boolean {
+    return this.state !== 'dead' && !this.killed;
+  }
+
+  kill(): void {
+    if (this.state === 'dead' || this.killed) return;
+    this.killed = true;
+    this.proc.kill();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The in-memory function registry the invoke path reads: one Map lookup per
+ * call, no SQLite. Fed by the MetaApplier: every applied function or
+ * deployment command refreshes that function's entry, and listeners learn
+ * whether what a worker is spawned from changed (so pools drain).
+ */
+import { createHash } from 'node:crypto';
+import type { Store } from './store/store.ts';
+import type { FunctionRow } from './store/rows.ts';
+
+export interface FunctionEntry {
+  row: FunctionRow;
+  env: Record<string, string>;
+  /** Digest of everything a worker is spawned from; a change means drain. */
+  spawnKey: string;
+}
+
+export type RegistryChange = { id: string; before: FunctionEntry | undefined; after: FunctionEntry | undefined };
+
+function entryOf(row: FunctionRow): FunctionEntry {
+  const spawnKey = createHash('sha256')
+    .update(JSON.stringify([row.code_hash, row.runtime, row.entrypoint, row.env_vars, row.memory_mb, row.cpus, row.network_mode]))
+    .digest('hex');
+  return { row, env: JSON.parse(row.env_vars) as Record<string, string>, spawnKey };
+}
+
+export class FunctionRegistry {
+  private readonly entries = new Map<string, FunctionEntry>();
+  private readonly listeners: Array<(c: RegistryChange) => void> = [];
+
+  constructor(private readonly store: Store) {
+    for (const row of store.functions()) this.entries.set(row.id, entryOf(row));
+  }
+
+  get(id: string): FunctionEntry | undefined {
+    return this.entries.get(id);
+  }
+
+  onChange(listener: (c: RegistryChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  refresh(id: string): void {
+    const before = this.entries.get(id);
+    const row = this.store.function(id);
+    const after = row && entryOf(row);
+    if (after) this.entries.set(id, after);
+    else this.entries.delete(id);
+    for (const l of this.listeners) l({ id, before, after });
+  }
+}

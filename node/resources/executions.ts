@@ -1,0 +1,32 @@
+/** /api/v1/executions: the invocation records of this node. */
+import { OrvaError } from '../../protocol/errors.ts';
+import { executionListQuery } from '../../protocol/schemas.ts';
+import type { ExecutionLog } from '../executions/execution-log.ts';
+import type { Route } from '../http/api.ts';
+import { queryParams } from '../http/context.ts';
+
+export function executionRoutes(executions: ExecutionLog): Route[] {
+  const mustGet = (id: string) => {
+    const row = executions.get(id);
+    if (!row) throw new OrvaError('NOT_FOUND', `execution ${id} not found`, { execution_id: id });
+    return row;
+  };
+  return [
+    {
+      method: 'GET',
+      path: '/api/v1/executions',
+      access: 'read',
+      handler: (ctx) => ({ json: { executions: executions.list(queryParams(ctx, executionListQuery)) } }),
+    },
+    { method: 'GET', path: '/api/v1/executions/:id', access: 'read', handler: (ctx) => ({ json: mustGet(ctx.params.id) }) },
+    {
+      method: 'GET',
+      path: '/api/v1/executions/:id/logs',
+      access: 'read',
+      handler: (ctx) => {
+        mustGet(ctx.params.id);
+        return { json: { execution_id: ctx.params.id, logs: executions.logs(ctx.params.id) ?? '' } };
+      },
+    },
+  ];
+}

@@ -1,0 +1,188 @@
+/**
+ * POST|GET|… /fn/{id}[/{path…}]: the hot path. Everything it reads is in
+ * memory (registry, key cache, pool); the only I/O is the frame to the
+ * worker and back. The execution record is queued, written in a batch later.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { Lease } from '../../actors/function-supervisor.ts';
+import type { CallResult } from '../../actors/worker.ts';
+import { ERRORS, OrvaError } from '../../protocol/errors.ts';
+import { uuidv7 } from '../../protocol/ids.ts';
+import type { InvokeEvent } from '../../protocol/worker-input.ts';
+import type { KeyCache } from '../auth/key-cache.ts';
+import { checkSameOrigin, resolvePrincipal, SESSION_COOKIE } from '../auth/principal.ts';
+import type { ExecutionLog, ExecutionStatus } from '../executions/execution-log.ts';
+import type { Ctx, Reply } from '../http/context.ts';
+import type { Handler } from '../http/server.ts';
+import type { Pools } from '../pools.ts';
+import type { FunctionEntry, FunctionRegistry } from '../registry.ts';
+import type { Store } from '../store/store.ts';
+
+export interface InvokeDeps {
+  nodeId: string;
+  registry: FunctionRegistry;
+  pools: Pools;
+  keys: KeyCache;
+  store: Store;
+  executions: ExecutionLog;
+}
+
+/** Response headers a handler may not set: framing is the ingress's job. */
+const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'date', 'x-request-id', 'x-orva-execution-id']);
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** The caller's credentials never reach the handler: it is untrusted code. */
+function handlerHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in headers) {
+    if (k === 'x-orva-api-key') continue;
+    if (k === 'cookie') {
+      const kept = headers.cookie
+        .split(';')
+        .filter((c) => c.trim().split('=')[0] !== SESSION_COOKIE)
+        .join(';')
+        .trim();
+      if (kept) out.cookie = kept;
+      continue;
+    }
+    out[k] = headers[k];
+  }
+  return out;
+}
+
+function queryObject(raw: string): Record<string, string> {
+  if (raw === '') return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(raw)) out[k] = out[k] === undefined ? v : `${out[k]},${v}`;
+  return out;
+}
+
+function sanitizeHeaders(h: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in h) {
+    const name = k.toLowerCase();
+    if (HOP_BY_HOP.has(name) || !HEADER_NAME.test(k) || !HEADER_VALUE.test(h[k])) continue;
+    out[name] = h[k];
+  }
+  return out;
+}
+
+export function invokeHandler(d: InvokeDeps): Handler {
+  function authorize(ctx: Ctx, entry: FunctionEntry): void {
+    if (entry.row.auth_mode === 'none') return;
+    const principal = resolvePrincipal(ctx.headers, d.keys, d.store, ctx.nowMs);
+    if (!principal) throw new OrvaError('UNAUTHORIZED', 'this function needs an API key with the invoke permission');
+    if (principal.kind === 'session') checkSameOrigin(ctx.method, ctx.headers);
+    if (!principal.permissions.has('invoke')) throw new OrvaError('FORBIDDEN', 'this key lacks the invoke permission', { required: 'invoke' });
+  }
+
+  /** Why there is nothing to run yet: a build in flight, a failed first build, or no deploy at all. */
+  function noCode(id: string): OrvaError {
+    const latest = d.store.latestDeployment(id);
+    if (latest && (latest.status === 'queued' || latest.status === 'building')) {
+      return new OrvaError('BUILDING', `function ${id} is still building its first version`, { function_id: id, deployment_id: latest.id });
+    }
+    if (latest?.status === 'failed') return new OrvaError('BUILD_FAILED', `the build of function ${id} failed: ${latest.error ?? 'see the build logs'}`, { function_id: id, deployment_id: latest.id });
+    return new OrvaError('NOT_FOUND', `function ${id} has no deployed code`, { function_id: id });
+  }
+
+  return async (ctx) => {
+    const started = performance.now();
+    const rest = ctx.path.slice('/fn/'.length);
+    const slash = rest.indexOf('/');
+    const id = slash < 0 ? rest : rest.slice(0, slash);
+    const entry = d.registry.get(id);
+    if (!entry) throw new OrvaError('NOT_FOUND', `function ${id} not found`, { function_id: id });
+    if (entry.row.status !== 'active') throw new OrvaError('NOT_ACTIVE', `function ${id} is inactive`, { function_id: id });
+    authorize(ctx, entry);
+    if (!entry.row.code_hash) throw noCode(id);
+
+    const executionId = uuidv7();
+    const text = isUtf8(ctx.body);
+    const event: InvokeEvent = {
+      method: ctx.method,
+      httpMethod: ctx.method,
+      path: slash < 0 ? '/' : rest.slice(slash),
+      rawPath: ctx.path,
+      headers: { ...handlerHeaders(ctx.headers), 'x-orva-execution-id': executionId, 'x-orva-function-id': id },
+      query: queryObject(ctx.rawQuery),
+      body: text ? ctx.body.toString('utf8') : ctx.body.toString('base64'),
+      isBase64Encoded: !text,
+    };
+
+    const record = (status: ExecutionStatus, httpStatus: number, cold: boolean, responseBytes: number, errorCode: string | null, logs: string) =>
+      d.executions.record({
+        id: executionId,
+        function_id: id,
+        deployment_id: entry.row.active_deployment_id,
+        status,
+        http_status: httpStatus,
+        duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+        cold_start: cold,
+        node: d.nodeId,
+        request_bytes: ctx.body.length,
+        response_bytes: responseBytes,
+        error_code: errorCode,
+        fault: errorCode === null ? null : ERRORS[errorCode as keyof typeof ERRORS]?.fault ?? null,
+        started_at: new Date(ctx.nowMs).toISOString(),
+        logs,
+      });
+
+    const sup = d.pools.get(id);
+    let lease: Lease;
+    try {
+      lease = await sup.acquire();
+    } catch (err) {
+      const e = err instanceof OrvaError ? err : new OrvaError('SANDBOX_ERROR', (err as Error).message);
+      record('rejected', e.status, false, 0, e.code, '');
+      throw e;
+    }
+    let result: CallResult;
+    try {
+      result = await lease.worker.invoke(executionId, event, entry.row.timeout_ms);
+    } finally {
+      sup.release(lease.worker);
+    }
+    const reply = toReply(result, id, executionId);
+    const logs = result.kind === 'ok' ? result.logs : result.kind === 'error' ? `${result.logs}${result.stack || `${result.name}: ${result.message}`}\n` : result.kind === 'crashed' ? `${result.detail}\n` : '';
+    const errorCode = reply.errorCode;
+    const status: ExecutionStatus = result.kind === 'ok' ? (errorCode ? 'failed' : 'succeeded') : result.kind === 'error' ? 'failed' : result.kind === 'timeout' ? 'timeout' : 'crashed';
+    record(status, reply.status ?? 200, lease.coldStart, reply.size, errorCode, logs);
+    if (reply.error) throw reply.error;
+    return reply;
+  };
+
+  function toReply(result: CallResult, id: string, executionId: string): Reply & { size: number; errorCode: string | null; error?: OrvaError } {
+    const details = { function_id: id, execution_id: executionId };
+    switch (result.kind) {
+      case 'ok': {
+        if (!Number.isInteger(result.status) || result.status < 100 || result.status > 599) {
+          const error = new OrvaError('FUNCTION_ERROR', `the handler returned an invalid statusCode ${result.status}`, details);
+          return { size: 0, errorCode: error.code, error };
+        }
+        const body = Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength);
+        return {
+          status: result.status,
+          raw: body,
+          headers: { ...sanitizeHeaders(result.headers), 'x-orva-execution-id': executionId },
+          size: body.length,
+          errorCode: null,
+        };
+      }
+      case 'error': {
+        // The stack stays in the execution's logs: callers of a public function must not see it.
+        const error = new OrvaError('FUNCTION_ERROR', 'the handler threw an error', details);
+        return { size: 0, errorCode: error.code, error };
+      }
+      case 'timeout': {
+        const error = new OrvaError('TIMEOUT', `the handler exceeded timeout_ms`, details);
+        return { size: 0, errorCode: error.code, error };
+      }
+      case 'crashed': {
+        const error = new OrvaError('WORKER_CRASHED', 'the worker died during the call', details);
+        return { size: 0, errorCode: error.code, error };
+      }
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The sandbox driver interface: start one worker process for one function
+ * version and talk frames with it. `bwrap.ts` implements it with bubblewrap.
+ */
+import type { WorkerInput } from '../../protocol/worker-input.ts';
+import type { WorkerOutput } from '../../protocol/worker-output.ts';
+
+export type RuntimeName = 'node' | 'python';
+
+export interface SpawnSpec {
+  runtime: RuntimeName;
+  /** Host path of the built version dir; bound read-only at /code. */
+  codeDir: string;
+  /** Path relative to /code, e.g. 'handler.js'. */
+  entrypoint: string;
+  /** The complete env of the worker (env_vars, secrets, ORVA_FUNCTION_ID, ORVA_ENTRYPOINT); nothing of the node's env leaks. */
+  env: Record<string, string>;
+  /** Node: the V8 old-space limit. Later also the cgroup memory limit. */
+  memoryMb: number;
+  /** Later: cgroup CPU bandwidth. */
+  cpus: number;
+  /** 'none': a new net namespace with loopback only. 'egress' is not implemented yet. */
+  networkMode: 'none' | 'egress';
+}
+
+export interface WorkerProcess {
+  /** Host pid of the sandbox's outermost process. */
+  readonly pid: number;
+  /**
+   * Why the driver killed the worker itself (a malformed or oversized frame,
+   * a frame failing `parseWorkerOutput`), or null. Read it in `onExit` to
+   * tell a protocol violation from a plain crash. (Addition to the brief.)
+   */
+  readonly protocolError: string | null;
+  /**
+   * The last 8 KiB the worker wrote to its own stdout/stderr (output outside
+   * a call, runtime warnings, crash traces), for diagnostics. (Addition to the brief.)
+   */
+  readonly outputTail: string;
+  /** Encode and write one frame; a no-op once the worker is gone. */
+  send(frame: WorkerInput): void;
+  /** Every valid frame from the worker, in order. */
+  onFrame(cb: (frame: WorkerOutput) => void): void;
+  /** Once, after the process is gone and every frame it sent was delivered. */
+  onExit(cb: (code: number | null, signal: NodeJS.Signals | null) => void): void;
+  /** SIGKILL the whole sandbox; idempotent. */
+  kill(): void;
+}
+
+export interface SandboxDriver {
+  spawn(spec: SpawnSpec): WorkerProcess;
+}

@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { deployed, invoke } from '../helpers/functions.ts';
+import { call } from '../helpers/http.ts';
+import { startNode } from '../helpers/processes.ts';
+
+test('executions - records survive a graceful stop', async () => {
+  const node = await startNode();
+  const id = await deployed(node, `exports.handler = async () => 'ok';`);
+  const ids: string[] = [];
+  for (let i = 0; i < 50; i++) ids.push((await invoke(node, id)).headers.get('x-orva-execution-id')!);
+  assert.equal(await node.stop(), 0);
+  const again = await startNode({ dataDir: node.dataDir });
+  const list = await call(again.url, 'GET', `/api/v1/executions?function_id=${id}&limit=1000`, { key: node.adminKey });
+  const stored = new Set(list.json.executions.map((e: { id: string }) => e.id));
+  for (const e of ids) assert.ok(stored.has(e), `execution ${e} lost`);
+  // The version is still active after a restart and serves without a rebuild.
+  const r = await invoke(again, id);
+  assert.equal(r.status, 200);
+  await again.stop();
+});

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { deployed, invoke } from '../helpers/functions.ts';
+import { call } from '../helpers/http.ts';
+import { type NodeHandle, startNode } from '../helpers/processes.ts';
+
+let node: NodeHandle;
+before(async () => {
+  node = await startNode();
+});
+after(async () => {
+  await node.stop();
+});
+
+// Every Node handler shape returns {shape}; the test checks each answers.
+const NODE_SHAPES: Record<string, string> = {
+  'exports.handler async': `exports.handler = async (event) => ({ shape: 'exports-async', method: event.method });`,
+  'module.exports = fn (sync)': `module.exports = (event) => ({ shape: 'module-fn', method: event.method });`,
+  'module.exports = { handler }': `module.exports = { handler: async (event) => ({ shape: 'module-obj', method: event.method }) };`,
+  'ESM export default': `export default async function (event) { return { shape: 'esm-default', method: event.method }; }`,
+  'ESM export const handler': `export const handler = (event) => ({ shape: 'esm-const', method: event.method });`,
+};
+
+describe('invoke - node handler shapes', () => {
+  for (const [name, code] of Object.entries(NODE_SHAPES)) {
+    test(`invoke - a node ${name} handler answers 200 JSON`, async () => {
+      const id = await deployed(node, code);
+      const r = await invoke(node, id, { method: 'PUT', body: {} });
+      assert.equal(r.status, 200, r.text);
+      assert.match(r.headers.get('content-type') ?? '', /application\/json/);
+      assert.equal(r.json.method, 'PUT');
+      assert.ok(r.json.shape);
+    });
+  }
+});
+
+describe('invoke - python handler shapes', () => {
+  test('invoke - a python sync handler answers 200 JSON', async () => {
+    const id = await deployed(node, `def handler(event):\n    return {"shape": "py-sync", "method": event["method"]}\n`, { runtime: 'python' });
+    const r = await invoke(node, id, { method: 'PATCH', body: {} });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { shape: 'py-sync', method: 'PATCH' });
+  });
+  test('invoke - a python async def handler is awaited', async () => {
+    const id = await deployed(node, `import asyncio\nasync def handler(event):\n    await asyncio.sleep(0)\n    return {"shape": "py-async"}\n`, { runtime: 'python' });
+    const r = await invoke(node, id);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { shape: 'py-async' });
+  });
+});
+
+const EVENT_ECHO_NODE = `exports.handler = async (e) => ({ method: e.method, httpMethod: e.httpMethod, path: e.path, rawPath: e.rawPath, headers: e.headers, query: e.query, body: e.body, isBase64Encoded: e.isBase64Encoded, env: { fid: process.env.ORVA_FUNCTION_ID, eid: process.env.ORVA_EXECUTION_ID, ep: process.env.ORVA_ENTRYPOINT, custom: process.env.GREETING } });`;
+const EVENT_ECHO_PY = `import os\ndef handler(e):\n    return {"method": e["method"], "httpMethod": e["httpMethod"], "path": e["path"], "rawPath": e["rawPath"], "headers": e["headers"], "query": e["query"], "body": e["body"], "isBase64Encoded": e["isBase64Encoded"], "env": {"fid": os.environ.get("ORVA_FUNCTION_ID"), "eid": os.environ.get("ORVA_EXECUTION_ID"), "ep": os.environ.get("ORVA_ENTRYPOINT"), "custom": os.environ.get("GREETING")}}\n`;
+
+for (const [runtime, code] of [['node', EVENT_ECHO_NODE], ['python', EVENT_ECHO_PY]] as const) {
+  test(`invoke - a ${runtime} handler sees the whole event and its env, but never the caller's credentials`, async () => {
+    const id = await deployed(node, code, { runtime, env_vars: { GREETING: 'hi' } });
+    const r = await invoke(node, id, { method: 'POST', path: '/a/b?x=1&y=two', rawBody: 'hello body', headers: { 'X-Custom': 'Yes', cookie: 'orva_session=secret; theme=dark' } });
+    assert.equal(r.status, 200, r.text);
+    const e = r.json;
+    assert.equal(e.method, 'POST');
+    assert.equal(e.httpMethod, 'POST');
+    assert.equal(e.path, '/a/b');
+    assert.equal(e.rawPath, `/fn/${id}/a/b`);
+    assert.deepEqual(e.query, { x: '1', y: 'two' });
+    assert.equal(e.body, 'hello body');
+    assert.equal(e.isBase64Encoded, false);
+    assert.equal(e.headers['x-custom'], 'Yes');
+    assert.equal(e.headers['x-orva-function-id'], id);
+    assert.equal(e.headers['x-orva-execution-id'], r.headers.get('x-orva-execution-id'));
+    assert.equal(e.headers['x-orva-api-key'], undefined, 'the API key must not reach the handler');
+    assert.equal(e.headers.cookie, 'theme=dark', 'the session cookie must not reach the handler');
+    assert.equal(e.env.fid, id);
+    assert.equal(e.env.eid, r.headers.get('x-orva-execution-id'));
+    assert.equal(e.env.ep, runtime === 'node' ? 'handler.js' : 'handler.py');
+    assert.equal(e.env.custom, 'hi');
+  });
+
+  test(`invoke - a ${runtime} handler's AWS-shaped response sets status, headers and a binary body both ways`, async () => {
+    const src =
+      runtime === 'node'
+        ? `exports.handler = async (e) => { const input = Buffer.from(e.body, e.isBase64Encoded ? 'base64' : 'utf8'); return { statusCode: 201, headers: { 'X-Len': String(input.length), 'Content-Type': 'application/octet-stream' }, body: Buffer.from(input.map((b) => 255 - b)).toString('base64'), isBase64Encoded: true }; };`
+        : `import base64\ndef handler(e):\n    data = base64.b64decode(e["body"]) if e["isBase64Encoded"] else e["body"].encode()\n    return {"statusCode": 201, "headers": {"X-Len": str(len(data)), "Content-Type": "application/octet-stream"}, "body": base64.b64encode(bytes(255 - b for b in data)).decode(), "isBase64Encoded": True}\n`;
+    const id = await deployed(node, src, { runtime });
+    const input = Buffer.from([0, 1, 2, 0xff, 0xfe, 0x80, 0xc3]);
+    const res = await fetch(`${node.url}/fn/${id}`, { method: 'POST', headers: { 'x-orva-api-key': node.adminKey, 'content-type': 'application/octet-stream' }, body: input });
+    assert.equal(res.status, 201);
+    assert.equal(res.headers.get('x-len'), String(input.length));
+    const out = Buffer.from(await res.arrayBuffer());
+    assert.deepEqual([...out], [...input].map((b) => 255 - b));
+  });
+
+  test(`invoke - a throwing ${runtime} handler gives 500 with the envelope, and the stack lands only in the execution's logs`, async () => {
+    const src = runtime === 'node' ? `exports.handler = async () => { console.log('before the throw'); throw new Error('boom secret detail'); };` : `def handler(e):\n    print("before the throw")\n    raise ValueError("boom secret detail")\n`;
+    const id = await deployed(node, src, { runtime });
+    const r = await invoke(node, id);
+    assert.equal(r.status, 500);
+    assert.equal(r.json.error.code, 'FUNCTION_ERROR');
+    assert.doesNotMatch(r.text, /boom secret detail/);
+    const execId = r.json.error.details.execution_id;
+    const logs = await call(node.url, 'GET', `/api/v1/executions/${execId}/logs`, { key: node.adminKey });
+    assert.match(logs.json.logs, /before the throw/);
+    assert.match(logs.json.logs, /boom secret detail/);
+    const exec = await call(node.url, 'GET', `/api/v1/executions/${execId}`, { key: node.adminKey });
+    assert.equal(exec.json.status, 'failed');
+    assert.equal(exec.json.error_code, 'FUNCTION_ERROR');
+    assert.equal(exec.json.fault, 'function');
+  });
+
+  test(`invoke - what a ${runtime} handler prints lands in that execution's logs`, async () => {
+    const src = runtime === 'node' ? `exports.handler = async (e) => { console.log('out-' + e.body); console.error('err-' + e.body); process.stdout.write('raw-' + e.body + '\\n'); return 'ok'; };` : `import sys\ndef handler(e):\n    print("out-" + e["body"])\n    print("err-" + e["body"], file=sys.stderr)\n    sys.stdout.write("raw-" + e["body"] + "\\n")\n    return "ok"\n`;
+    const id = await deployed(node, src, { runtime });
+    const ids: string[] = [];
+    for (const tag of ['one', 'two']) {
+      const r = await invoke(node, id, { rawBody: tag });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json, 'ok');
+      ids.push(r.headers.get('x-orva-execution-id')!);
+    }
+    for (const [i, tag] of ['one', 'two'].entries()) {
+      const logs = (await call(node.url, 'GET', `/api/v1/executions/${ids[i]}/logs`, { key: node.adminKey })).json.logs;
+      assert.match(logs, new RegExp(`out-${tag}`));
+      assert.match(logs, new RegExp(`err-${tag}`));
+      assert.match(logs, new RegExp(`raw-${tag}`));
+      assert.doesNotMatch(logs, new RegExp(tag === 'one' ? 'two' : 'one'), 'logs are per invocation');
+    }
+  });
+}
+
+test('invoke - the execution record carries status, duration, cold_start, node and sizes', async () => {
+  const id = await deployed(node, `exports.handler = async () => 'x'.repeat(10);`);
+  const first = await invoke(node, id, { rawBody: 'abc' });
+  const second = await invoke(node, id, { rawBody: 'abcd' });
+  const e1 = (await call(node.url, 'GET', `/api/v1/executions/${first.headers.get('x-orva-execution-id')}`, { key: node.adminKey })).json;
+  const e2 = (await call(node.url, 'GET', `/api/v1/executions/${second.headers.get('x-orva-execution-id')}`, { key: node.adminKey })).json;
+  assert.equal(e1.status, 'succeeded');
+  assert.equal(e1.http_status, 200);
+  assert.equal(e1.cold_start, true);
+  assert.equal(e2.cold_start, false);
+  assert.equal(e1.function_id, id);
+  assert.equal(e1.request_bytes, 3);
+  assert.equal(e2.request_bytes, 4);
+  assert.equal(e1.response_bytes, 12);
+  assert.ok(e1.duration_ms > 0);
+  assert.ok(e1.node);
+  const list = await call(node.url, 'GET', `/api/v1/executions?function_id=${id}&limit=1`, { key: node.adminKey });
+  assert.equal(list.json.executions.length, 1);
+  assert.equal(list.json.executions[0].id, e2.id, 'newest first');
+});
