@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { Objm } from '@nats-io/obj';
 import { Builder, MetaApplier, systemClock } from '../actors/index.ts';
 import { uuidv7 } from '../protocol/ids.ts';
+import type { MetaCommand } from '../protocol/meta-commands.ts';
 import { PERMISSIONS } from '../protocol/permissions.ts';
 import { BUCKETS, STREAMS } from '../protocol/subjects.ts';
 import { Artifacts } from './artifacts.ts';
@@ -21,6 +22,7 @@ import type { Config } from './config.ts';
 import { apiHandler } from './http/api.ts';
 import { HttpServer } from './http/server.ts';
 import { ensureMetaStream, MetaLog } from './meta-log.ts';
+import { EventBus } from './events.ts';
 import { ExecutionLog } from './executions/execution-log.ts';
 import { EmbeddedNats } from './nats-embedded.ts';
 import { Pools } from './pools.ts';
@@ -79,41 +81,13 @@ export class OrvaNode {
       log.child({ component: 'artifacts' }),
     );
     const applier = (this.applier = new MetaApplier({ js, target: store, log }));
+    const meta = new MetaLog(js, applier, config.nodeId, log);
+    const events = new EventBus();
     const keys = new KeyCache(store);
     const registry = new FunctionRegistry(store);
-    applier.onApplied(({ envelope: { cmd } }) => {
-      switch (cmd.type) {
-        case 'key.create':
-        case 'key.revoke':
-          keys.reload();
-          return;
-        case 'function.create':
-          registry.refresh(cmd.fn.id);
-          return;
-        case 'function.update':
-          registry.refresh(cmd.id);
-          return;
-        case 'function.delete':
-          registry.refresh(cmd.id);
-          rmSync(join(config.dataDir, 'versions', cmd.id), { recursive: true, force: true });
-          return;
-        case 'deployment.finish': {
-          const dep = store.deployment(cmd.id);
-          if (dep) registry.refresh(dep.function_id);
-          return;
-        }
-      }
-    });
-    const caughtUp = this.waitCaughtUp((await jsm.streams.info(STREAMS.meta)).state.last_seq);
-    applier.start();
-    await caughtUp;
-
-    const meta = new MetaLog(js, applier, config.nodeId, log);
-    const services: Services = (this.services = { config, log, clock: systemClock, store, meta, keys, loginLimiter: new LoginLimiter(systemClock) });
-    await this.ensureBootstrapKey(services);
-
     const driver = new BwrapDriver();
     const executions = (this.executions = new ExecutionLog(join(config.dataDir, 'executions.db'), config.executionRetentionDays, log.child({ component: 'executions' })));
+    executions.onRecord((record) => events.emit({ type: 'execution', record }));
     const pools = (this.pools = new Pools({
       registry,
       artifacts,
@@ -122,6 +96,7 @@ export class OrvaNode {
       clock: systemClock,
       log: log.child({ component: 'pools' }),
     }));
+    pools.onEvent((event) => events.emit({ type: 'pool', event }));
     const builder = (this.builder = new Builder({
       submit: (cmd) => meta.submit(cmd),
       artifacts,
@@ -131,23 +106,67 @@ export class OrvaNode {
       queueMax: config.buildQueueMax,
       log,
     }));
+    const s: Services = (this.services = {
+      config,
+      log,
+      clock: systemClock,
+      store,
+      meta,
+      keys,
+      loginLimiter: new LoginLimiter(systemClock),
+      registry,
+      artifacts,
+      pools,
+      builder,
+      executions,
+      events,
+    });
+    applier.onApplied(({ envelope }) => this.react(envelope.cmd));
+
+    const caughtUp = this.waitCaughtUp((await jsm.streams.info(STREAMS.meta)).state.last_seq);
+    applier.start();
+    await caughtUp;
+    await this.ensureBootstrapKey(s);
     builder.start();
 
     const http = (this.http = new HttpServer({ host: config.host, port: config.port, bodyLimitBytes: config.bodyLimitBytes, log }));
-    const routes = [
-      ...systemRoutes(),
-      ...authRoutes(services),
-      ...keyRoutes(services),
-      ...functionRoutes(services),
-      ...deploymentRoutes(services, builder, registry),
-      ...executionRoutes(executions),
-    ];
-    http.handle('/fn/*', invokeHandler({ nodeId: config.nodeId, registry, pools, keys, store, executions }));
-    http.handle('/*', apiHandler(routes, { keys, store, log }));
+    const routes = [...systemRoutes(), ...authRoutes(s), ...keyRoutes(s), ...functionRoutes(s), ...deploymentRoutes(s), ...executionRoutes(s)];
+    http.handle('/fn/*', invokeHandler(s));
+    http.handle('/*', apiHandler(routes, s));
     this.port = await http.listen();
     this.touchTimer = setInterval(() => void this.flushKeyUses(), KEY_TOUCH_INTERVAL_MS);
     this.touchTimer.unref();
     log.info({ port: this.port, host: config.host, nats: config.natsUrl ? 'external' : 'embedded', appliedSeq: store.appliedSeq() }, 'orva node listening');
+  }
+
+  /** Every node reacts to an applied command the same way: caches, pools, local files, events. */
+  private react(cmd: MetaCommand): void {
+    const s = this.services!;
+    switch (cmd.type) {
+      case 'key.create':
+      case 'key.revoke':
+        s.keys.reload();
+        return;
+      case 'function.create':
+        s.registry.refresh(cmd.fn.id);
+        return;
+      case 'function.update':
+        s.registry.refresh(cmd.id);
+        return;
+      case 'function.delete':
+        s.registry.refresh(cmd.id);
+        rmSync(join(s.config.dataDir, 'versions', cmd.id), { recursive: true, force: true });
+        return;
+      case 'deployment.create':
+      case 'deployment.progress':
+      case 'deployment.finish': {
+        const dep = s.store.deployment(cmd.id);
+        if (!dep) return;
+        if (cmd.type === 'deployment.finish') s.registry.refresh(dep.function_id);
+        s.events.emit({ type: 'deployment', deployment: dep });
+        return;
+      }
+    }
   }
 
   /** Serve only once this node has applied everything the stream held at start. */

@@ -1,10 +1,15 @@
 /** What the resource handlers share: the node's long-lived parts. */
 import type { Logger } from 'pino';
-import type { Clock } from '../actors/clock.ts';
+import type { Builder, Clock } from '../actors/index.ts';
+import type { Artifacts } from './artifacts.ts';
 import type { KeyCache } from './auth/key-cache.ts';
 import type { LoginLimiter } from './auth/login-limiter.ts';
 import type { Config } from './config.ts';
+import type { EventBus } from './events.ts';
+import type { ExecutionLog } from './executions/execution-log.ts';
 import type { MetaLog } from './meta-log.ts';
+import type { Pools } from './pools.ts';
+import type { FunctionRegistry } from './registry.ts';
 import type { Store } from './store/store.ts';
 
 export interface Services {
@@ -15,4 +20,10 @@ export interface Services {
   meta: MetaLog;
   keys: KeyCache;
   loginLimiter: LoginLimiter;
+  registry: FunctionRegistry;
+  artifacts: Artifacts;
+  pools: Pools;
+  builder: Builder;
+  executions: ExecutionLog;
+  events: EventBus;
 }

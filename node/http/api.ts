@@ -2,12 +2,10 @@
  * The management API dispatcher: match the route, authenticate, check the
  * route's permission (and the Origin of cookie-authenticated writes), run it.
  */
-import type { Logger } from 'pino';
 import { OrvaError } from '../../protocol/errors.ts';
 import type { Permission } from '../../protocol/permissions.ts';
-import type { KeyCache } from '../auth/key-cache.ts';
 import { checkSameOrigin, resolvePrincipal } from '../auth/principal.ts';
-import type { Store } from '../store/store.ts';
+import type { Services } from '../services.ts';
 import type { Ctx, Reply } from './context.ts';
 import { Router } from './router.ts';
 import type { Handler } from './server.ts';
@@ -22,7 +20,7 @@ export interface Route {
   handler: (ctx: Ctx) => Promise<Reply> | Reply;
 }
 
-export function apiHandler(routes: Route[], deps: { keys: KeyCache; store: Store; log: Logger }): Handler {
+export function apiHandler(routes: Route[], deps: Pick<Services, 'keys' | 'store' | 'log'>): Handler {
   const router = new Router<Route>();
   for (const r of routes) router.add(r.method, r.path, r);
   return async (ctx) => {

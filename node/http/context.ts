@@ -23,6 +23,17 @@ export interface Ctx {
   nowMs: number;
 }
 
+/**
+ * A long-lived response body (server-sent events). A client that cannot keep
+ * up is dropped rather than buffered without bound; `write` then returns false.
+ */
+export interface StreamSink {
+  write(chunk: string): boolean;
+  end(): void;
+  onClose(listener: () => void): void;
+  readonly closed: boolean;
+}
+
 export interface Reply {
   status?: number;
   /** Serialised as JSON unless `raw` is given. */
@@ -30,6 +41,8 @@ export interface Reply {
   raw?: Buffer | string;
   headers?: Record<string, string>;
   cookies?: string[];
+  /** Keep the response open and hand its body to this function. */
+  stream?: (sink: StreamSink) => void;
 }
 
 /**

@@ -7,7 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { OrvaError } from '../../protocol/errors.ts';
 import { shortId } from '../../protocol/ids.ts';
-import type { Ctx, Reply } from './context.ts';
+import type { Ctx, Reply, StreamSink } from './context.ts';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.ts';
 
 export type Handler = (ctx: Ctx) => Promise<Reply> | Reply;
@@ -183,8 +183,59 @@ export class HttpServer {
       if (type !== undefined && reply.headers?.['content-type'] === undefined) res.writeHeader('content-type', type);
       if (reply.headers) for (const k in reply.headers) res.writeHeader(k, reply.headers[k]);
       if (reply.cookies) for (const c of reply.cookies) res.writeHeader('set-cookie', c);
-      res.end(ctx.method === 'HEAD' ? '' : body);
+      if (reply.stream) res.write('');
+      else res.end(ctx.method === 'HEAD' ? '' : body);
     });
+    if (reply.stream) reply.stream(this.sink(res, state));
+  }
+
+  /** A streaming body over uWS: chunked writes, corked; a backlogged client is closed. */
+  private sink(res: HttpResponse, state: ResState): StreamSink {
+    const listeners: Array<() => void> = [];
+    let backlog = 0;
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      for (const l of listeners) l();
+    };
+    res.onAborted(() => {
+      state.aborted = true;
+      close();
+    });
+    res.onWritable(() => {
+      backlog = 0;
+      return true;
+    });
+    const sink: StreamSink = {
+      get closed() {
+        return closed;
+      },
+      write(chunk) {
+        if (closed || state.aborted) return false;
+        let ok = true;
+        res.cork(() => {
+          ok = res.write(chunk);
+        });
+        if (ok) return true;
+        // uWS keeps what it could not send; past this many unsent writes the client is too slow.
+        if (++backlog > SLOW_CLIENT_BACKLOG) {
+          res.close();
+          close();
+          return false;
+        }
+        return true;
+      },
+      end() {
+        if (closed || state.aborted) return;
+        res.cork(() => res.end());
+        close();
+      },
+      onClose(listener) {
+        listeners.push(listener);
+      },
+    };
+    return sink;
   }
 
   writeError(res: HttpResponse, state: ResState, ctx: Ctx, err: unknown, closeConnection: boolean): void {
@@ -205,6 +256,9 @@ export class HttpServer {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Unsent writes a streaming client may fall behind by before it is dropped. */
+const SLOW_CLIENT_BACKLOG = 256;
 
 function tooLarge(limit: number): OrvaError {
   return new OrvaError('PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`, { limit_bytes: limit });

@@ -1,17 +1,52 @@
 /** Deploys and their records: inline deploys answer 202 and build on this node's Builder. */
-import { type Builder, MailboxFullError } from '../../actors/index.ts';
+import { type BuildJob, MailboxFullError } from '../../actors/index.ts';
 import { npmManifest, pipManifest } from '../../protocol/dependencies.ts';
 import { OrvaError } from '../../protocol/errors.ts';
 import { uuidv7 } from '../../protocol/ids.ts';
-import { deployInlineBody, deploymentListQuery } from '../../protocol/schemas.ts';
+import type { DeploymentSource } from '../../protocol/meta-commands.ts';
+import { deployInlineBody, deploymentListQuery, type Runtime } from '../../protocol/schemas.ts';
 import type { Route } from '../http/api.ts';
 import { jsonBody, queryParams } from '../http/context.ts';
 import { spawnSpecOf } from '../pools.ts';
-import type { FunctionRegistry } from '../registry.ts';
+import type { FunctionEntry } from '../registry.ts';
 import { type DeploymentRow, deploymentJson } from '../store/rows.ts';
 import type { Services } from '../services.ts';
 
-export function deploymentRoutes(s: Services, builder: Builder, registry: FunctionRegistry): Route[] {
+/**
+ * Record a queued deployment through META and hand its files to this node's
+ * Builder: the one way every deploy source (inline, tarball) starts a build.
+ */
+export async function queueBuild(
+  s: Services,
+  entry: FunctionEntry,
+  files: BuildJob['files'],
+  manifest: BuildJob['manifest'],
+  source: DeploymentSource,
+  nowMs: number,
+): Promise<DeploymentRow> {
+  if (s.builder.depth >= s.config.buildQueueMax) throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full', { queued: s.builder.depth });
+  const id = uuidv7(nowMs);
+  await s.meta.submit({ type: 'deployment.create', id, function_id: entry.row.id, source, node: s.config.nodeId, at: new Date(nowMs).toISOString() });
+  try {
+    s.builder.tell({ deploymentId: id, functionId: entry.row.id, spawn: spawnSpecOf(entry), files, manifest });
+  } catch (err) {
+    if (!(err instanceof MailboxFullError)) throw err;
+    await s.meta.submit({ type: 'deployment.finish', id, status: 'failed', code_hash: null, error: 'build queue full', logs: '', at: new Date().toISOString() });
+    throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full');
+  }
+  return s.store.deployment(id)!;
+}
+
+/** A function's manifest from a deploy's `dependencies` text; VALIDATION when it is not plain registry packages. */
+export function manifestOf(runtime: Runtime, dependencies: string | undefined): BuildJob['manifest'] {
+  if (dependencies === undefined || dependencies.trim() === '') return null;
+  const m = runtime === 'node' ? npmManifest(dependencies) : pipManifest(dependencies);
+  if (!m.ok) throw new OrvaError('VALIDATION', m.error, { issues: [{ path: 'dependencies', message: m.error }] });
+  return { file: m.file, content: m.content };
+}
+
+export function deploymentRoutes(s: Services): Route[] {
+  const { registry } = s;
   const mustGetDeployment = (id: string): DeploymentRow => {
     const row = s.store.deployment(id);
     if (!row) throw new OrvaError('NOT_FOUND', `deployment ${id} not found`, { deployment_id: id });
@@ -34,23 +69,9 @@ export function deploymentRoutes(s: Services, builder: Builder, registry: Functi
             issues: [{ path: 'filename', message: `expected ${fn.entrypoint}` }],
           });
         }
-        let manifest = null;
-        if (body.dependencies !== undefined && body.dependencies.trim() !== '') {
-          const m = fn.runtime === 'node' ? npmManifest(body.dependencies) : pipManifest(body.dependencies);
-          if (!m.ok) throw new OrvaError('VALIDATION', m.error, { issues: [{ path: 'dependencies', message: m.error }] });
-          manifest = { file: m.file, content: m.content };
-        }
-        if (builder.depth >= s.config.buildQueueMax) throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full', { queued: builder.depth });
-        const id = uuidv7(ctx.nowMs);
-        await s.meta.submit({ type: 'deployment.create', id, function_id: fn.id, source: 'inline', node: s.config.nodeId, at: new Date(ctx.nowMs).toISOString() });
-        try {
-          builder.tell({ deploymentId: id, functionId: fn.id, spawn: spawnSpecOf(entry), files: [{ path: filename, data: Buffer.from(body.code, 'utf8') }], manifest });
-        } catch (err) {
-          if (!(err instanceof MailboxFullError)) throw err;
-          await s.meta.submit({ type: 'deployment.finish', id, status: 'failed', code_hash: null, error: 'build queue full', logs: '', at: new Date().toISOString() });
-          throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full');
-        }
-        return { status: 202, json: deploymentJson(mustGetDeployment(id)) };
+        const manifest = manifestOf(fn.runtime, body.dependencies);
+        const dep = await queueBuild(s, entry, [{ path: filename, data: Buffer.from(body.code, 'utf8') }], manifest, 'inline', ctx.nowMs);
+        return { status: 202, json: deploymentJson(dep) };
       },
     },
     {

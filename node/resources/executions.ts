@@ -1,11 +1,11 @@
 /** /api/v1/executions: the invocation records of this node. */
 import { OrvaError } from '../../protocol/errors.ts';
 import { executionListQuery } from '../../protocol/schemas.ts';
-import type { ExecutionLog } from '../executions/execution-log.ts';
+import type { Services } from '../services.ts';
 import type { Route } from '../http/api.ts';
 import { queryParams } from '../http/context.ts';
 
-export function executionRoutes(executions: ExecutionLog): Route[] {
+export function executionRoutes({ executions }: Services): Route[] {
   const mustGet = (id: string) => {
     const row = executions.get(id);
     if (!row) throw new OrvaError('NOT_FOUND', `execution ${id} not found`, { execution_id: id });

@@ -9,23 +9,12 @@ import type { CallResult } from '../../actors/worker.ts';
 import { ERRORS, OrvaError } from '../../protocol/errors.ts';
 import { uuidv7 } from '../../protocol/ids.ts';
 import type { InvokeEvent } from '../../protocol/worker-input.ts';
-import type { KeyCache } from '../auth/key-cache.ts';
 import { checkSameOrigin, resolvePrincipal, SESSION_COOKIE } from '../auth/principal.ts';
-import type { ExecutionLog, ExecutionStatus } from '../executions/execution-log.ts';
+import type { ExecutionStatus } from '../executions/execution-log.ts';
 import type { Ctx, Reply } from '../http/context.ts';
 import type { Handler } from '../http/server.ts';
-import type { Pools } from '../pools.ts';
-import type { FunctionEntry, FunctionRegistry } from '../registry.ts';
-import type { Store } from '../store/store.ts';
-
-export interface InvokeDeps {
-  nodeId: string;
-  registry: FunctionRegistry;
-  pools: Pools;
-  keys: KeyCache;
-  store: Store;
-  executions: ExecutionLog;
-}
+import type { FunctionEntry } from '../registry.ts';
+import type { Services } from '../services.ts';
 
 /** Response headers a handler may not set: framing is the ingress's job. */
 const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'date', 'x-request-id', 'x-orva-execution-id']);
@@ -68,7 +57,8 @@ function sanitizeHeaders(h: Record<string, string>): Record<string, string> {
   return out;
 }
 
-export function invokeHandler(d: InvokeDeps): Handler {
+export function invokeHandler(d: Services): Handler {
+  const nodeId = d.config.nodeId;
   function authorize(ctx: Ctx, entry: FunctionEntry): void {
     if (entry.row.auth_mode === 'none') return;
     const principal = resolvePrincipal(ctx.headers, d.keys, d.store, ctx.nowMs);
@@ -120,7 +110,7 @@ export function invokeHandler(d: InvokeDeps): Handler {
         http_status: httpStatus,
         duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
         cold_start: cold,
-        node: d.nodeId,
+        node: nodeId,
         request_bytes: ctx.body.length,
         response_bytes: responseBytes,
         error_code: errorCode,

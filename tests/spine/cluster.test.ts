@@ -70,6 +70,28 @@ test('cluster - only the first node creates the bootstrap key, and the second no
   assert.ok(!b.output().includes(key) && !a.output().includes(key), 'the admin key leaked into a log');
 });
 
+test('cluster - two nodes started together on an empty log make one bootstrap key, and concurrent onboardings one user', async () => {
+  const fresh = await startNats();
+  const [x, y] = await Promise.all([startNode({ natsUrl: fresh.url }), startNode({ natsUrl: fresh.url })]);
+  try {
+    const keys = [x.adminKey, y.adminKey].filter(Boolean);
+    assert.equal(keys.length, 1, 'exactly one node writes admin.key');
+    for (const n of [x, y]) {
+      const r = await call(n.url, 'GET', '/api/v1/keys', { key: keys[0] });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.keys.length, 1);
+    }
+    const [ox, oy] = await Promise.all([
+      call(x.url, 'POST', '/api/v1/auth/onboard', { body: ADMIN }),
+      call(y.url, 'POST', '/api/v1/auth/onboard', { body: { username: 'other', password: 'Second-Pass-12345' } }),
+    ]);
+    assert.deepEqual([ox.status, oy.status].sort(), [201, 409], `${ox.text} / ${oy.text}`);
+  } finally {
+    await Promise.all([x.stop(), y.stop()]);
+    await fresh.stop();
+  }
+});
+
 test('cluster - a write on one node is readable on the other', async () => {
   const created = await api(a, 'POST', '/api/v1/functions', { name: 'cross', runtime: 'node' });
   assert.equal(created.status, 201, created.text);
@@ -98,7 +120,7 @@ test('cluster - a key created on one node works on the other, and its revocation
 test('cluster - onboarding on one node lets the user log in on the other, and the session works on both', async () => {
   const onboard = await call(a.url, 'POST', '/api/v1/auth/onboard', { body: ADMIN });
   assert.equal(onboard.status, 201, onboard.text);
-  assertError(await call(b.url, 'POST', '/api/v1/auth/onboard', { body: { username: 'other', password: 'Other-Pass-12345' } }), 409, 'CONFLICT');
+  assertError(await call(b.url, 'POST', '/api/v1/auth/onboard', { body: { username: 'other', password: 'Second-Pass-12345' } }), 409, 'CONFLICT');
   const login = await call(b.url, 'POST', '/api/v1/auth/login', { body: ADMIN });
   assert.equal(login.status, 200, login.text);
   const cookie = sessionCookie(login);

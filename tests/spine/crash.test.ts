@@ -124,3 +124,25 @@ test('crash - kill -9 the node while it applies a burst of writes, restart it: e
   node = null;
   assert.deepEqual(pidsMatching(dataDir), [], 'a graceful stop left a nats-server running');
 });
+
+test('crash - the embedded nats-server is restarted when it dies, and writes work again', async () => {
+  node = await startNode();
+  const { dataDir, adminKey, url } = node;
+  const [pid] = pidsMatching(dataDir);
+  assert.ok(pid, 'no embedded nats-server found');
+  process.kill(pid, 'SIGKILL');
+  await eventually('a new nats-server', () => {
+    const now = pidsMatching(dataDir);
+    return now.length === 1 && now[0] !== pid ? true : undefined;
+  }, 10_000);
+  const created = await eventually('a write to succeed again', async () => {
+    const r = await call(url, 'POST', '/api/v1/functions', { key: adminKey, body: { name: 'after-nats-restart', runtime: 'node' } });
+    if (r.status === 201) return r.json;
+    assert.ok(r.status === 503 || r.status === 409, `unexpected ${r.status}: ${r.text}`);
+    return undefined;
+  }, 15_000, 200);
+  assert.equal((await call(url, 'GET', `/api/v1/functions/${created.id}`, { key: adminKey })).status, 200);
+  assert.equal(await node.stop(), 0);
+  node = null;
+  assert.deepEqual(pidsMatching(dataDir), []);
+});

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { assertError } from '../helpers/assert.ts';
+import { assertError, eventually } from '../helpers/assert.ts';
 import { call, rawHttp } from '../helpers/http.ts';
 import { type NodeHandle, startNode } from '../helpers/processes.ts';
 
@@ -334,4 +334,20 @@ test('functions - every success carries an X-Request-Id and no Retry-After', asy
   const ids = new Set<string>();
   for (let i = 0; i < 5; i++) ids.add((await api('GET', `/api/v1/functions/${MISSING_ID}`)).json.error.request_id);
   assert.equal(ids.size, 5, 'request ids must be unique');
+});
+
+test('functions - the node logs each request as a JSON line bound to its request id', async () => {
+  const r = await api('GET', `/api/v1/functions/${MISSING_ID}`);
+  const reqId = r.headers.get('x-request-id');
+  const line = await eventually('the request log line', () =>
+    node
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.reqId === reqId),
+  5_000);
+  assert.equal(line.status, 404);
+  assert.equal(line.method, 'GET');
+  assert.ok(!JSON.stringify(node.output()).includes(node.adminKey), 'the admin key leaked into the log');
 });
