@@ -46,6 +46,12 @@ export class MetaLog {
     private readonly log: Logger,
   ) {}
 
+  /** The newest sequence in ORVA_META; with the store's applied sequence it gives the apply lag. */
+  async streamLastSeq(): Promise<number> {
+    const jsm = await this.js.jetstreamManager(false);
+    return (await jsm.streams.info(STREAMS.meta)).state.last_seq;
+  }
+
   /** Publish a command and resolve once applied here; an apply-time conflict becomes an OrvaError. */
   async submit(cmd: MetaCommand): Promise<void> {
     const envelope: MetaEnvelope = { id: uuidv7(), origin: this.nodeId, cmd };

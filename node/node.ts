@@ -28,11 +28,16 @@ import { EmbeddedNats } from './nats-embedded.ts';
 import { Pools } from './pools.ts';
 import { FunctionRegistry } from './registry.ts';
 import { deploymentRoutes } from './resources/deployments.ts';
+import { tarballDeployRoutes } from './resources/deploy-tarball.ts';
+import { eventRoutes } from './resources/events.ts';
 import { executionRoutes } from './resources/executions.ts';
 import { invokeHandler } from './resources/invoke.ts';
 import { authRoutes } from './resources/auth.ts';
 import { functionRoutes } from './resources/functions.ts';
 import { keyRoutes } from './resources/keys.ts';
+import { metricRoutes } from './resources/metrics.ts';
+import { runtimeRoutes } from './resources/runtimes.ts';
+import { syscallRoutes } from './resources/syscalls.ts';
 import { systemRoutes } from './resources/system.ts';
 import { BwrapDriver } from './sandbox/bwrap.ts';
 import type { Services } from './services.ts';
@@ -130,7 +135,19 @@ export class OrvaNode {
     builder.start();
 
     const http = (this.http = new HttpServer({ host: config.host, port: config.port, bodyLimitBytes: config.bodyLimitBytes, log }));
-    const routes = [...systemRoutes(), ...authRoutes(s), ...keyRoutes(s), ...functionRoutes(s), ...deploymentRoutes(s), ...executionRoutes(s)];
+    const routes = [
+      ...systemRoutes(),
+      ...authRoutes(s),
+      ...keyRoutes(s),
+      ...functionRoutes(s),
+      ...deploymentRoutes(s),
+      ...tarballDeployRoutes(s),
+      ...executionRoutes(s),
+      ...eventRoutes(s),
+      ...metricRoutes(s),
+      ...runtimeRoutes(s),
+      ...syscallRoutes(s),
+    ];
     http.handle('/fn/*', invokeHandler(s));
     http.handle('/*', apiHandler(routes, s));
     this.port = await http.listen();
