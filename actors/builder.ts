@@ -49,6 +49,8 @@ export interface BuilderDeps {
   /** Extra pip arguments (e.g. --index-url or --find-links for a local wheel index). */
   pipArgs: string[];
   queueMax: number;
+  /** Versions kept per function (older ones are pruned when a build activates). */
+  keepVersions: number;
   log: Logger;
   clock?: Clock;
 }
@@ -118,12 +120,12 @@ export class Builder extends Actor<BuildJob> {
       await this.d.artifacts.store(hash, scratch);
       await this.d.artifacts.adopt(job.functionId, hash, scratch);
       await phase('activating');
-      finish = { type: 'deployment.finish', id: job.deploymentId, status: 'succeeded', code_hash: hash, error: null, logs: log.toString(), at: new Date(this.clock.now()).toISOString() };
+      finish = { type: 'deployment.finish', id: job.deploymentId, status: 'succeeded', code_hash: hash, error: null, logs: log.toString(), keep_versions: this.d.keepVersions, at: new Date(this.clock.now()).toISOString() };
     } catch (err) {
       const message = err instanceof BuildError ? err.message : `internal build error: ${(err as Error).message}`;
       if (!(err instanceof BuildError)) this.log.error({ err, deployment: job.deploymentId }, 'build failed unexpectedly');
       log.line(`build failed: ${message}`);
-      finish = { type: 'deployment.finish', id: job.deploymentId, status: 'failed', code_hash: null, error: message, logs: log.toString(), at: new Date(this.clock.now()).toISOString() };
+      finish = { type: 'deployment.finish', id: job.deploymentId, status: 'failed', code_hash: null, error: message, logs: log.toString(), keep_versions: this.d.keepVersions, at: new Date(this.clock.now()).toISOString() };
     } finally {
       this.pending -= 1;
     }

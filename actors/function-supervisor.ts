@@ -35,15 +35,19 @@ export interface PoolLimits {
   queueTimeoutMs: number;
   /** Most callers allowed to wait at once; beyond it POOL_AT_CAPACITY at once. */
   queueMax: number;
-  /** Idle workers above minWarm die after this long unused. */
+  /** Idle workers above the autoscaler's desired count die after this long unused. */
   idleTtlMs: number;
+  /** Calls in flight (running or waiting) the pool aims to serve per worker; 1 = a worker per concurrent call. */
+  targetConcurrency: number;
 }
 
 export type PoolEvent =
   | { type: 'worker-spawned'; functionId: string; workerId: number; coldStartMs: number }
   | { type: 'worker-exited'; functionId: string; workerId: number }
   | { type: 'spawn-failed'; functionId: string; error: string }
-  | { type: 'drained'; functionId: string; generation: number };
+  | { type: 'drained'; functionId: string; generation: number }
+  /** The autoscaler changed its desired worker count. */
+  | { type: 'scaled'; functionId: string; desired: number; live: number; panic: boolean; concurrency: number };
 
 export interface Lease {
   worker: Worker;
@@ -77,10 +81,14 @@ export class FunctionSupervisor {
   private spawnFailures = 0;
   private spawnBlockedUntil = 0;
   private stopped = false;
-  private reaper: unknown = null;
+  private ticker: unknown = null;
+  /** Observed concurrency (busy + waiting), one sample per tick, newest last. */
+  private readonly samples: number[] = [];
+  private desired = 0;
+  private panicUntil = 0;
 
   constructor(private readonly d: SupervisorDeps) {
-    this.scheduleReap();
+    this.scheduleTick();
     this.ensureMinWarm();
   }
 
@@ -137,10 +145,16 @@ export class FunctionSupervisor {
     this.ensureMinWarm();
   }
 
+  /** The limits changed (pool_config): reach a new min_warm now rather than at the next tick. */
+  reconfigure(): void {
+    this.ensureMinWarm();
+    this.maybeSpawn();
+  }
+
   /** Graceful: refuse new calls, let busy calls finish (up to graceMs), then kill everything. */
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
-    if (this.reaper !== null) this.d.clock.clearTimeout(this.reaper);
+    if (this.ticker !== null) this.d.clock.clearTimeout(this.ticker);
     for (const waiter of this.waiters.splice(0)) {
       this.d.clock.clearTimeout(waiter.timer);
       waiter.reject(new OrvaError('SHUTTING_DOWN', 'this node is shutting down'));
@@ -170,10 +184,19 @@ export class FunctionSupervisor {
     this.idle.push(w);
   }
 
-  /** Spawn while callers wait for more workers than are starting, under the ceiling. */
+  /**
+   * Spawn while callers wait for more workers than are starting and the
+   * calls in flight exceed what the live workers serve at the target
+   * concurrency — never past the ceiling.
+   */
   private maybeSpawn(): void {
     const limits = this.d.limits();
-    while (!this.stopped && this.waiters.length > this.starting && this.live() < limits.maxWorkers) {
+    while (
+      !this.stopped &&
+      this.waiters.length > this.starting &&
+      this.live() < limits.maxWorkers &&
+      (this.live() === 0 || this.busy.size + this.waiters.length > this.live() * limits.targetConcurrency)
+    ) {
       if (this.d.clock.now() < this.spawnBlockedUntil) {
         this.d.clock.setTimeout(() => this.maybeSpawn(), this.spawnBlockedUntil - this.d.clock.now());
         return;
@@ -183,8 +206,8 @@ export class FunctionSupervisor {
   }
 
   private ensureMinWarm(): void {
-    const { minWarm } = this.d.limits();
-    for (let n = this.live(); n < minWarm && !this.stopped; n++) this.spawn();
+    const { minWarm, maxWorkers } = this.d.limits();
+    for (let n = this.live(); n < Math.min(minWarm, maxWorkers) && !this.stopped; n++) this.spawn();
   }
 
   private live(): number {
@@ -249,14 +272,58 @@ export class FunctionSupervisor {
     }
   }
 
-  private scheduleReap(): void {
-    const every = 1_000;
-    this.reaper = this.d.clock.setTimeout(() => {
-      const { idleTtlMs, minWarm } = this.d.limits();
-      const now = this.d.clock.now();
-      // Oldest idle first (bottom of the stack); keep minWarm alive.
-      while (this.idle.length > minWarm && now - this.idle[0].lastUsedMs > idleTtlMs) this.idle.shift()!.kill();
-      if (!this.stopped) this.scheduleReap();
-    }, every);
+  /**
+   * The autoscaler, Knative-KPA style, once a second: the desired worker count
+   * is the observed concurrency over the stable window divided by the target.
+   * The stable window is the idle TTL (at most 60 s).
+   * A burst whose short-window concurrency reaches twice what the live
+   * workers serve enters panic mode: scale to the short-window need at once
+   * and do not scale down until the stable window has passed. Idle workers
+   * above the desired count (never below minWarm) die after the idle TTL.
+   */
+  private scheduleTick(): void {
+    this.ticker = this.d.clock.setTimeout(() => {
+      this.tick();
+      if (!this.stopped) this.scheduleTick();
+    }, TICK_MS);
+  }
+
+  private tick(): void {
+    const limits = this.d.limits();
+    const now = this.d.clock.now();
+    // The stable window is the idle TTL, capped at Knative's 60 s: a short TTL also means a short memory.
+    const stableTicks = Math.min(MAX_STABLE_TICKS, Math.max(1, Math.ceil(limits.idleTtlMs / TICK_MS)));
+    const panicTicks = Math.min(PANIC_TICKS, stableTicks);
+    this.samples.push(this.busy.size + this.waiters.length);
+    while (this.samples.length > stableTicks) this.samples.shift();
+    const avg = (n: number) => {
+      const window = this.samples.slice(-n);
+      return window.reduce((a, b) => a + b, 0) / window.length;
+    };
+    const stable = avg(stableTicks);
+    const burst = avg(panicTicks);
+    const live = this.live();
+    if (burst >= 2 * Math.max(1, live) * limits.targetConcurrency && burst > 0) this.panicUntil = now + stableTicks * TICK_MS;
+    const panic = now < this.panicUntil;
+    let desired = Math.ceil(stable / limits.targetConcurrency);
+    // In panic the pool never shrinks below what it already scaled to.
+    if (panic) desired = Math.max(desired, Math.ceil(burst / limits.targetConcurrency), this.desired);
+    desired = Math.min(limits.maxWorkers, Math.max(limits.minWarm, desired));
+    if (desired !== this.desired) {
+      this.desired = desired;
+      this.d.onEvent({ type: 'scaled', functionId: this.d.functionId, desired, live, panic, concurrency: Math.round(stable * 100) / 100 });
+    }
+    for (let n = live; n < desired && !this.stopped; n++) this.spawn();
+    // Oldest idle first (bottom of the stack).
+    let excess = this.live() - desired;
+    while (excess > 0 && this.idle.length > 0 && now - this.idle[0].lastUsedMs > limits.idleTtlMs) {
+      this.idle.shift()!.kill();
+      excess--;
+    }
   }
 }
+
+const TICK_MS = 1_000;
+/** At most a 60 s stable window and a 6 s panic window: Knative's defaults. */
+const MAX_STABLE_TICKS = 60;
+const PANIC_TICKS = 6;

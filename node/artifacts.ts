@@ -85,6 +85,11 @@ export class Artifacts {
     await rename(builtDir, target);
   }
 
+  /** Delete a version from the object store (other nodes keep serving their local copies until drained). */
+  async remove(hash: string): Promise<void> {
+    await this.bucket.delete(hash);
+  }
+
   /** The local path of a version, fetching and extracting it once if this node lacks it. */
   materialize(functionId: string, hash: string): Promise<string> {
     const target = this.versionDir(functionId, hash);

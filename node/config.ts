@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { PoolConfig } from '../protocol/schemas.ts';
 import { isValidNodeId } from '../protocol/subjects.ts';
 
 export interface Config {
@@ -36,6 +37,11 @@ export interface Config {
   poolIdleTtlS: number;
   /** ORVA_BUILD_QUEUE_MAX, default 16: builds queued on one node before BUILD_QUEUE_FULL. */
   buildQueueMax: number;
+  /** ORVA_VERSIONS_KEEP, default 5: versions kept per function; older ones are pruned (410 VERSION_GCD). */
+  versionsKeep: number;
+  /** ORVA_MASTER_KEY (64 hex digits or base64 of 32 bytes) or ORVA_MASTER_KEY_FILE; default a 0600 file in the data dir. */
+  masterKeyFile: string;
+  masterKey: string | null;
   /** ORVA_EXECUTION_RETENTION_DAYS, default 7. */
   executionRetentionDays: number;
   /** ORVA_PIP_ARGS: extra pip arguments for python builds, e.g. `--index-url http://mirror/simple`. */
@@ -79,7 +85,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolQueueTimeoutMs: intVar(env, 'ORVA_POOL_QUEUE_TIMEOUT_MS', 10_000, 1, 600_000),
     poolIdleTtlS: intVar(env, 'ORVA_POOL_IDLE_TTL_S', 300, 1, 86_400),
     buildQueueMax: intVar(env, 'ORVA_BUILD_QUEUE_MAX', 16, 1, 10_000),
+    versionsKeep: intVar(env, 'ORVA_VERSIONS_KEEP', 5, 1, 1000),
+    masterKeyFile: env.ORVA_MASTER_KEY_FILE || join(dataDir, 'master.key'),
+    masterKey: env.ORVA_MASTER_KEY || null,
     executionRetentionDays: intVar(env, 'ORVA_EXECUTION_RETENTION_DAYS', 7, 1, 3650),
     pipArgs: (env.ORVA_PIP_ARGS ?? '').split(/\s+/).filter(Boolean),
   };
+}
+
+/** pool_config of a function without a stored row. */
+export function poolDefaults(c: Config): PoolConfig {
+  return { min_warm: 0, max_warm: c.poolMaxWorkers, idle_ttl_seconds: c.poolIdleTtlS, target_concurrency: 1, scale_to_zero: true };
 }

@@ -18,7 +18,7 @@ import { Artifacts } from './artifacts.ts';
 import { KeyCache } from './auth/key-cache.ts';
 import { LoginLimiter } from './auth/login-limiter.ts';
 import { newApiKey } from './auth/tokens.ts';
-import type { Config } from './config.ts';
+import { type Config, poolDefaults } from './config.ts';
 import { apiHandler } from './http/api.ts';
 import { HttpServer } from './http/server.ts';
 import { ensureMetaStream, MetaLog } from './meta-log.ts';
@@ -35,11 +35,17 @@ import { invokeHandler } from './resources/invoke.ts';
 import { authRoutes } from './resources/auth.ts';
 import { functionRoutes } from './resources/functions.ts';
 import { keyRoutes } from './resources/keys.ts';
+import { poolConfigRoutes } from './resources/pool-config.ts';
+import { routeRoutes } from './resources/routes.ts';
+import { secretRoutes } from './resources/secrets.ts';
+import { versionRoutes } from './resources/versions.ts';
 import { metricRoutes } from './resources/metrics.ts';
 import { runtimeRoutes } from './resources/runtimes.ts';
 import { syscallRoutes } from './resources/syscalls.ts';
 import { systemRoutes } from './resources/system.ts';
 import { BwrapDriver } from './sandbox/bwrap.ts';
+import { loadMasterKey, SecretBox } from './secret-box.ts';
+import { RouteTable } from './route-table.ts';
 import type { Services } from './services.ts';
 import { Store } from './store/store.ts';
 
@@ -91,13 +97,18 @@ export class OrvaNode {
     const keys = new KeyCache(store);
     const registry = new FunctionRegistry(store);
     const driver = new BwrapDriver();
+    const secretBox = new SecretBox(loadMasterKey(config.masterKey, config.masterKeyFile));
+    const routeTable = new RouteTable(store);
     const executions = (this.executions = new ExecutionLog(join(config.dataDir, 'executions.db'), config.executionRetentionDays, log.child({ component: 'executions' })));
     executions.onRecord((record) => events.emit({ type: 'execution', record }));
     const pools = (this.pools = new Pools({
       registry,
       artifacts,
       driver,
-      defaults: { maxWorkers: config.poolMaxWorkers, minWarm: 0, queueTimeoutMs: config.poolQueueTimeoutMs, queueMax: 4096, idleTtlMs: config.poolIdleTtlS * 1000 },
+      store,
+      secretBox,
+      defaults: poolDefaults(config),
+      queue: { timeoutMs: config.poolQueueTimeoutMs, max: 4096 },
       clock: systemClock,
       log: log.child({ component: 'pools' }),
     }));
@@ -109,6 +120,7 @@ export class OrvaNode {
       dataDir: config.dataDir,
       pipArgs: config.pipArgs,
       queueMax: config.buildQueueMax,
+      keepVersions: config.versionsKeep,
       log,
     }));
     const s: Services = (this.services = {
@@ -125,6 +137,8 @@ export class OrvaNode {
       builder,
       executions,
       events,
+      secretBox,
+      routeTable,
     });
     applier.onApplied(({ envelope }) => this.react(envelope.cmd));
 
@@ -142,14 +156,22 @@ export class OrvaNode {
       ...functionRoutes(s),
       ...deploymentRoutes(s),
       ...tarballDeployRoutes(s),
+      ...versionRoutes(s),
+      ...secretRoutes(s),
+      ...routeRoutes(s),
+      ...poolConfigRoutes(s),
       ...executionRoutes(s),
       ...eventRoutes(s),
       ...metricRoutes(s),
       ...runtimeRoutes(s),
       ...syscallRoutes(s),
     ];
-    http.handle('/fn/*', invokeHandler(s));
-    http.handle('/*', apiHandler(routes, s));
+    const invoke = invokeHandler(s);
+    const api = apiHandler(routes, s);
+    http.handle('/fn/*', invoke.byId);
+    http.handle('/api/*', api);
+    // Everything else is a custom route or nothing.
+    http.handle('/*', invoke.byRoute);
     this.port = await http.listen();
     this.touchTimer = setInterval(() => void this.flushKeyUses(), KEY_TOUCH_INTERVAL_MS);
     this.touchTimer.unref();
@@ -176,13 +198,35 @@ export class OrvaNode {
         return;
       case 'deployment.create':
       case 'deployment.progress':
-      case 'deployment.finish': {
+      case 'deployment.finish':
+      case 'deployment.rollback': {
         const dep = s.store.deployment(cmd.id);
         if (!dep) return;
-        if (cmd.type === 'deployment.finish') s.registry.refresh(dep.function_id);
+        if (cmd.type === 'deployment.finish' || cmd.type === 'deployment.rollback') {
+          s.registry.refresh(dep.function_id);
+          void this.removePruned(dep.function_id);
+        }
         s.events.emit({ type: 'deployment', deployment: dep });
         return;
       }
+      case 'secret.upsert':
+      case 'secret.delete':
+      case 'pool.config':
+        s.registry.refresh(cmd.function_id);
+        return;
+      case 'route.create':
+      case 'route.delete':
+        s.routeTable.reload();
+        return;
+    }
+  }
+
+  /** After a version GC: drop this node's copies, and the artifact once no function uses it. */
+  private async removePruned(functionId: string): Promise<void> {
+    const s = this.services!;
+    for (const hash of s.store.prunedVersions(functionId)) {
+      rmSync(s.artifacts.versionDir(functionId, hash), { recursive: true, force: true });
+      if (!s.store.versionInUse(hash)) await s.artifacts.remove(hash).catch((err) => this.log.warn({ err, hash }, 'artifact removal failed'));
     }
   }
 

@@ -10,6 +10,9 @@ import { OrvaError } from '../protocol/errors.ts';
 import type { Artifacts } from './artifacts.ts';
 import type { FunctionEntry, FunctionRegistry } from './registry.ts';
 import type { SandboxDriver, SpawnSpec } from './sandbox/driver.ts';
+import { type SecretBox, secretSlot } from './secret-box.ts';
+import type { Store } from './store/store.ts';
+import type { PoolConfig } from '../protocol/schemas.ts';
 
 /** The worker spec of a function, minus where its code lives. */
 export function spawnSpecOf(entry: FunctionEntry): Omit<SpawnSpec, 'codeDir'> {
@@ -17,6 +20,7 @@ export function spawnSpecOf(entry: FunctionEntry): Omit<SpawnSpec, 'codeDir'> {
   return {
     runtime: row.runtime,
     entrypoint: row.entrypoint,
+    // env_vars and secret names may not start with ORVA_ (validated), so these are always the platform's.
     env: { ...entry.env, ORVA_FUNCTION_ID: row.id, ORVA_ENTRYPOINT: row.entrypoint },
     memoryMb: row.memory_mb,
     cpus: row.cpus,
@@ -28,7 +32,12 @@ export interface PoolsDeps {
   registry: FunctionRegistry;
   artifacts: Artifacts;
   driver: SandboxDriver;
-  defaults: PoolLimits;
+  store: Store;
+  secretBox: SecretBox;
+  /** pool_config for functions that have no row. */
+  defaults: PoolConfig;
+  /** Node-level limits of the wait queue. */
+  queue: { timeoutMs: number; max: number };
   clock: Clock;
   log: Logger;
 }
@@ -40,12 +49,19 @@ export class Pools {
   constructor(private readonly d: PoolsDeps) {
     d.registry.onChange(({ id, before, after }) => {
       const sup = this.supervisors.get(id);
-      if (!sup) return;
       if (!after) {
         this.supervisors.delete(id);
-        void sup.stop(0);
-      } else if (before?.spawnKey !== after.spawnKey) sup.drain();
+        void sup?.stop(0);
+      } else if (sup && before?.spawnKey !== after.spawnKey) sup.drain();
+      else if (sup) sup.reconfigure();
+      else this.prewarm(after);
     });
+    for (const entry of d.registry.all()) this.prewarm(entry);
+  }
+
+  /** A function with min_warm gets its pool before the first call. */
+  private prewarm(entry: FunctionEntry): void {
+    if (entry.row.code_hash && (entry.pool?.min_warm ?? 0) > 0) this.get(entry.row.id);
   }
 
   onEvent(listener: (e: PoolEvent) => void): void {
@@ -59,7 +75,7 @@ export class Pools {
         functionId,
         driver: this.d.driver,
         spec: () => this.spec(functionId),
-        limits: () => this.d.defaults,
+        limits: () => this.limits(functionId),
         clock: this.d.clock,
         log: this.d.log,
         onEvent: (e) => {
@@ -80,10 +96,27 @@ export class Pools {
     this.supervisors.clear();
   }
 
+  /** The function's pool_config (or the defaults) as supervisor limits. */
+  private limits(functionId: string): PoolLimits {
+    const c = this.d.registry.get(functionId)?.pool ?? this.d.defaults;
+    return {
+      maxWorkers: c.max_warm,
+      // Without scale-to-zero a used function keeps one warm worker.
+      minWarm: c.scale_to_zero ? c.min_warm : Math.max(c.min_warm, 1),
+      targetConcurrency: c.target_concurrency,
+      idleTtlMs: c.idle_ttl_seconds * 1000,
+      queueTimeoutMs: this.d.queue.timeoutMs,
+      queueMax: this.d.queue.max,
+    };
+  }
+
+  /** The spawn spec of the active version: code materialised here, secrets decrypted into the env. */
   private async spec(functionId: string): Promise<SpawnSpec> {
     const entry = this.d.registry.get(functionId);
     if (!entry?.row.code_hash) throw new OrvaError('NOT_FOUND', `function ${functionId} has no active version`);
     const codeDir = await this.d.artifacts.materialize(functionId, entry.row.code_hash);
-    return { ...spawnSpecOf(entry), codeDir };
+    const spec = spawnSpecOf(entry);
+    for (const s of this.d.store.secrets(functionId)) spec.env[s.key] = this.d.secretBox.decrypt(secretSlot(functionId, s.key), s.ciphertext);
+    return { ...spec, codeDir };
   }
 }

@@ -5,23 +5,28 @@
  * whether what a worker is spawned from changed (so pools drain).
  */
 import { createHash } from 'node:crypto';
+import type { PoolConfig } from '../protocol/schemas.ts';
 import type { Store } from './store/store.ts';
 import type { FunctionRow } from './store/rows.ts';
 
 export interface FunctionEntry {
   row: FunctionRow;
   env: Record<string, string>;
-  /** Digest of everything a worker is spawned from; a change means drain. */
+  /** Digest of everything a worker is spawned from (secrets included); a change means drain. */
   spawnKey: string;
+  /** The stored pool_config row, if any; defaults apply otherwise. */
+  pool: PoolConfig | undefined;
 }
 
 export type RegistryChange = { id: string; before: FunctionEntry | undefined; after: FunctionEntry | undefined };
 
-function entryOf(row: FunctionRow): FunctionEntry {
+function entryOf(store: Store, row: FunctionRow): FunctionEntry {
+  // Ciphertexts change on every upsert (fresh IV), so any secret change drains.
+  const secrets = store.secrets(row.id).map((s) => [s.key, s.ciphertext]);
   const spawnKey = createHash('sha256')
-    .update(JSON.stringify([row.code_hash, row.runtime, row.entrypoint, row.env_vars, row.memory_mb, row.cpus, row.network_mode]))
+    .update(JSON.stringify([row.code_hash, row.runtime, row.entrypoint, row.env_vars, row.memory_mb, row.cpus, row.network_mode, secrets]))
     .digest('hex');
-  return { row, env: JSON.parse(row.env_vars) as Record<string, string>, spawnKey };
+  return { row, env: JSON.parse(row.env_vars) as Record<string, string>, spawnKey, pool: store.poolConfig(row.id) };
 }
 
 export class FunctionRegistry {
@@ -29,11 +34,15 @@ export class FunctionRegistry {
   private readonly listeners: Array<(c: RegistryChange) => void> = [];
 
   constructor(private readonly store: Store) {
-    for (const row of store.functions()) this.entries.set(row.id, entryOf(row));
+    for (const row of store.functions()) this.entries.set(row.id, entryOf(store, row));
   }
 
   get(id: string): FunctionEntry | undefined {
     return this.entries.get(id);
+  }
+
+  all(): IterableIterator<FunctionEntry> {
+    return this.entries.values();
   }
 
   onChange(listener: (c: RegistryChange) => void): void {
@@ -43,7 +52,7 @@ export class FunctionRegistry {
   refresh(id: string): void {
     const before = this.entries.get(id);
     const row = this.store.function(id);
-    const after = row && entryOf(row);
+    const after = row && entryOf(this.store, row);
     if (after) this.entries.set(id, after);
     else this.entries.delete(id);
     for (const l of this.listeners) l({ id, before, after });

@@ -10,6 +10,8 @@ import type { ExecutionLog } from './executions/execution-log.ts';
 import type { MetaLog } from './meta-log.ts';
 import type { Pools } from './pools.ts';
 import type { FunctionRegistry } from './registry.ts';
+import type { RouteTable } from './route-table.ts';
+import type { SecretBox } from './secret-box.ts';
 import type { Store } from './store/store.ts';
 
 export interface Services {
@@ -26,4 +28,6 @@ export interface Services {
   builder: Builder;
   executions: ExecutionLog;
   events: EventBus;
+  secretBox: SecretBox;
+  routeTable: RouteTable;
 }

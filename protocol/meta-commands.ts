@@ -6,7 +6,7 @@
  * never travel in plaintext: only hashes (keys, sessions, passwords).
  */
 import type { Permission } from './permissions.ts';
-import type { FunctionPatch, FunctionSpec } from './schemas.ts';
+import type { FunctionPatch, FunctionSpec, PoolConfig, PoolConfigPatch } from './schemas.ts';
 
 export interface FunctionRecordData extends FunctionSpec {
   id: string;
@@ -46,6 +46,31 @@ export type MetaCommand =
       error: string | null;
       /** Build output, capped by the builder so a command stays far below NATS max_payload. */
       logs: string;
+      /** Versions kept per function; older ones are pruned at apply (same on every node). */
+      keep_versions: number;
+      at: string;
+    }
+  | {
+      type: 'deployment.rollback';
+      id: string;
+      function_id: string;
+      /** The version to activate again; must not be pruned. */
+      code_hash: string;
+      node: string;
+      keep_versions: number;
+      at: string;
+    }
+  /** `ciphertext` is AES-256-GCM under the cluster's master key; plaintext never enters the log. */
+  | { type: 'secret.upsert'; function_id: string; key: string; ciphertext: string; at: string }
+  | { type: 'secret.delete'; function_id: string; key: string }
+  | { type: 'route.create'; path: string; function_id: string; methods: string; at: string }
+  | { type: 'route.delete'; path: string }
+  | {
+      type: 'pool.config';
+      function_id: string;
+      patch: PoolConfigPatch;
+      /** Used for fields neither the patch nor an existing row sets. */
+      defaults: PoolConfig;
       at: string;
     };
 
@@ -67,4 +92,4 @@ export interface MetaEnvelope {
 /** The result of applying one command, identical on every node. */
 export type ApplyOutcome =
   | { ok: true }
-  | { ok: false; code: 'CONFLICT' | 'NOT_FOUND' | 'VALIDATION'; message: string; details?: Record<string, unknown> };
+  | { ok: false; code: 'CONFLICT' | 'NOT_FOUND' | 'VALIDATION' | 'VERSION_GCD'; message: string; details?: Record<string, unknown> };

@@ -142,3 +142,70 @@ export const executionListQuery = z.strictObject({
   function_id: z.string().max(64).optional(),
   limit: limitParam(50, 1000),
 });
+
+/** Per-function autoscaler tuning; bounds documented in the README. */
+export const POOL_LIMITS = {
+  min_warm: { min: 0, max: 64 },
+  max_warm: { min: 1, max: 256 },
+  idle_ttl_seconds: { min: 1, max: 86_400 },
+  target_concurrency: { min: 1, max: 1000 },
+} as const;
+
+const P = POOL_LIMITS;
+export const poolConfigBody = z.strictObject({
+  function_id: z.string().max(64),
+  min_warm: z.number().int().min(P.min_warm.min).max(P.min_warm.max).optional(),
+  max_warm: z.number().int().min(P.max_warm.min).max(P.max_warm.max).optional(),
+  idle_ttl_seconds: z.number().int().min(P.idle_ttl_seconds.min).max(P.idle_ttl_seconds.max).optional(),
+  target_concurrency: z.number().int().min(P.target_concurrency.min).max(P.target_concurrency.max).optional(),
+  scale_to_zero: z.boolean().optional(),
+});
+export type PoolConfigPatch = Omit<z.output<typeof poolConfigBody>, 'function_id'>;
+export type PoolConfig = Required<PoolConfigPatch>;
+
+export const poolConfigQuery = z.strictObject({ function_id: z.string().max(64) });
+
+/** Secret names are environment variable names: they are injected as such. */
+export const secretBody = z.strictObject({
+  key: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name').refine((k) => !k.startsWith('ORVA_'), 'ORVA_ names are reserved'),
+  value: z.string().max(64 * 1024),
+});
+
+export const RESERVED_ROUTE_PREFIXES = ['/api/', '/fn/', '/mcp/', '/web/', '/_orva/'] as const;
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+
+/**
+ * A custom route path: `/exact/path` matches only itself; `/prefix/*`
+ * matches the prefix and everything below it.
+ */
+export const routePath = z
+  .string()
+  .max(256)
+  .regex(/^\/(?:[A-Za-z0-9._~!$&'()+,;=:@%-]+\/?)*(?:\*)?$/, 'a URL path starting with /, optionally ending in /*')
+  .refine((p) => !p.split('/').some((seg) => seg === '..' || seg === '.'), 'no . or .. segments')
+  .refine((p) => !p.includes('*') || p.endsWith('/*'), 'a wildcard only as a final /*')
+  .refine((p) => !RESERVED_ROUTE_PREFIXES.some((r) => `${p}/`.startsWith(r) || p === r.slice(0, -1)), `reserved prefixes: ${RESERVED_ROUTE_PREFIXES.join(' ')}`);
+
+export const routeCreateBody = z.strictObject({
+  path: routePath,
+  function_id: z.string().max(64),
+  methods: z
+    .string()
+    .max(100)
+    .default('*')
+    .transform((m) => m.trim().toUpperCase())
+    .refine((m) => m === '*' || m.split(',').every((x) => (HTTP_METHODS as readonly string[]).includes(x.trim())), `* or a comma list of ${HTTP_METHODS.join(', ')}`)
+    .transform((m) => (m === '*' ? '*' : [...new Set(m.split(',').map((x) => x.trim()))].join(','))),
+});
+
+export const routeDeleteQuery = z.strictObject({ path: z.string().max(256) });
+
+export const rollbackBody = z
+  .strictObject({ deployment_id: z.string().max(64).optional(), code_hash: z.string().regex(/^[0-9a-f]{64}$/).optional() })
+  .refine((b) => (b.deployment_id === undefined) !== (b.code_hash === undefined), 'give deployment_id or code_hash, exactly one');
+
+export const diffQuery = z.strictObject({
+  from: z.string().max(64),
+  to: z.string().max(64),
+  format: z.enum(['json', 'unified']).default('json'),
+});

@@ -31,7 +31,7 @@ export async function queueBuild(
     s.builder.tell({ deploymentId: id, functionId: entry.row.id, spawn: spawnSpecOf(entry), files, manifest });
   } catch (err) {
     if (!(err instanceof MailboxFullError)) throw err;
-    await s.meta.submit({ type: 'deployment.finish', id, status: 'failed', code_hash: null, error: 'build queue full', logs: '', at: new Date().toISOString() });
+    await s.meta.submit({ type: 'deployment.finish', id, status: 'failed', code_hash: null, error: 'build queue full', logs: '', keep_versions: s.config.versionsKeep, at: new Date().toISOString() });
     throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full');
   }
   return s.store.deployment(id)!;

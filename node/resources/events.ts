@@ -1,6 +1,166 @@
+/**
+ * Live streams: GET /api/v1/events (the dashboard's feed of metrics,
+ * executions and deployments) and GET /api/v1/deployments/:id/stream (one
+ * build's progress). Both are fed by the EventBus; neither ever slows it: a
+ * client that falls behind is dropped by its sink and resumes with
+ * Last-Event-ID.
+ */
+import { OrvaError } from '../../protocol/errors.ts';
 import type { Route } from '../http/api.ts';
+import type { StreamSink } from '../http/context.ts';
+import { openSse, SSE_HEADERS, sseEvent } from '../http/sse.ts';
+import { nodeMetrics } from '../metrics.ts';
 import type { Services } from '../services.ts';
+import { type DeploymentRow, deploymentJson } from '../store/rows.ts';
 
-export function eventRoutes(_s: Services): Route[] {
-  return [];
+/** Events a reconnecting client can catch up on: a few seconds of a busy node, minutes of a quiet one. */
+const REPLAY_EVENTS = 256;
+const METRICS_EVERY_MS = 5_000;
+
+type FeedEventName = 'metrics' | 'execution' | 'deployment';
+
+interface Kept {
+  seq: number;
+  event: FeedEventName;
+  data: unknown;
+}
+
+/**
+ * The /events fan-out. Ids are `<boot>-<seq>`: monotonic on this node, and a
+ * Last-Event-ID from an earlier boot (or another node) is recognised as such
+ * and gets the whole replay buffer. Frames are written once per tick, so a
+ * burst of invocations costs each client one write, not one per call.
+ */
+class EventFeed {
+  private readonly boot = Date.now().toString(36);
+  private seq = 0;
+  private readonly ring: Array<Kept | undefined> = new Array(REPLAY_EVENTS);
+  private readonly clients = new Set<StreamSink>();
+  private pending = '';
+
+  get listening(): boolean {
+    return this.clients.size > 0;
+  }
+
+  /** Metrics snapshots are not kept: a replayed stale snapshot would only mislead. */
+  publish(event: FeedEventName, data: unknown, keep: boolean): void {
+    const e = { seq: ++this.seq, event, data };
+    if (keep) this.ring[e.seq % REPLAY_EVENTS] = e;
+    if (this.clients.size === 0) return;
+    if (this.pending === '') setImmediate(() => this.flush());
+    this.pending += this.frame(e);
+  }
+
+  /** Replay what `lastEventId` missed, then follow. */
+  subscribe(sink: StreamSink, lastEventId: string | undefined): void {
+    // Deliver everything already published first, so the replay below neither repeats nor skips it.
+    this.flush();
+    if (lastEventId !== undefined) {
+      const [boot, seq] = lastEventId.split('-');
+      const after = boot === this.boot && /^\d+$/.test(seq ?? '') ? Number(seq) : 0;
+      let replay = '';
+      for (let s = Math.max(after + 1, this.seq - REPLAY_EVENTS + 1); s <= this.seq; s++) {
+        const e = this.ring[s % REPLAY_EVENTS];
+        if (e?.seq === s) replay += this.frame(e);
+      }
+      if (replay !== '' && !sink.write(replay)) return;
+    }
+    this.clients.add(sink);
+    sink.onClose(() => this.clients.delete(sink));
+  }
+
+  /** A frame for one client only, numbered in the shared sequence so its Last-Event-ID stays monotonic. */
+  sendTo(sink: StreamSink, event: FeedEventName, data: unknown): void {
+    this.flush();
+    sink.write(this.frame({ seq: ++this.seq, event, data }));
+  }
+
+  private flush(): void {
+    if (this.pending === '') return;
+    const chunk = this.pending;
+    this.pending = '';
+    for (const c of this.clients) if (!c.write(chunk)) this.clients.delete(c);
+  }
+
+  private frame(e: Kept): string {
+    return sseEvent(e.event, JSON.stringify(e.data), `${this.boot}-${e.seq}`);
+  }
+}
+
+const TERMINAL = new Set(['succeeded', 'failed']);
+
+/** A deployment stream event id: it names the state, so a reconnect can tell whether the terminal one was seen. */
+const deploymentEventId = (d: DeploymentRow) => `${d.status}.${d.phase}.${d.updated_at}`;
+
+export function eventRoutes(s: Services): Route[] {
+  const metrics = nodeMetrics(s);
+  const feed = new EventFeed();
+  s.events.on((e) => {
+    if (e.type === 'execution') {
+      // Logs are the function's output: they stay behind /executions/:id/logs.
+      const { logs: _logs, ...row } = e.record;
+      feed.publish('execution', row, true);
+    } else if (e.type === 'deployment') feed.publish('deployment', deploymentJson(e.deployment), true);
+  });
+
+  let snapshotting = false;
+  const timer = setInterval(() => {
+    if (!feed.listening || snapshotting) return;
+    snapshotting = true;
+    metrics
+      .snapshot()
+      .then((snap) => feed.publish('metrics', snap, false))
+      .catch((err) => s.log.warn({ err }, 'metrics snapshot for /events failed'))
+      .finally(() => (snapshotting = false));
+  }, METRICS_EVERY_MS);
+  timer.unref();
+
+  return [
+    {
+      method: 'GET',
+      path: '/api/v1/events',
+      access: 'read',
+      handler: (ctx) => ({
+        headers: SSE_HEADERS,
+        stream: (sink) => {
+          openSse(sink);
+          feed.subscribe(sink, ctx.headers['last-event-id']);
+          // The dashboard fills at once instead of waiting for the next tick.
+          metrics.snapshot().then(
+            (snap) => feed.sendTo(sink, 'metrics', snap),
+            (err) => s.log.warn({ err }, 'metrics snapshot for /events failed'),
+          );
+        },
+      }),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/deployments/:id/stream',
+      access: 'read',
+      handler: (ctx) => {
+        const id = ctx.params.id;
+        const known = s.store.deployment(id);
+        if (!known) throw new OrvaError('NOT_FOUND', `deployment ${id} not found`, { deployment_id: id });
+        // EventSource reconnects whenever a stream ends; 204 is the standard way to make it stop once it has seen the end.
+        if (TERMINAL.has(known.status) && ctx.headers['last-event-id'] === deploymentEventId(known)) return { status: 204 };
+        return {
+          headers: SSE_HEADERS,
+          stream: (sink) => {
+            const send = (d: DeploymentRow) => {
+              sink.write(sseEvent('deployment', JSON.stringify(deploymentJson(d)), deploymentEventId(d)));
+              if (TERMINAL.has(d.status)) sink.end();
+            };
+            openSse(sink);
+            // Read again here, subscribed in the same turn: a change since the handler ran is neither lost nor doubled.
+            send(s.store.deployment(id) ?? known);
+            if (sink.closed) return;
+            const off = s.events.on((e) => {
+              if (e.type === 'deployment' && e.deployment.id === id) send(e.deployment);
+            });
+            sink.onClose(off);
+          },
+        };
+      },
+    },
+  ];
 }

@@ -14,6 +14,7 @@ import type { ExecutionStatus } from '../executions/execution-log.ts';
 import type { Ctx, Reply } from '../http/context.ts';
 import type { Handler } from '../http/server.ts';
 import type { FunctionEntry } from '../registry.ts';
+import { RouteTable } from '../route-table.ts';
 import type { Services } from '../services.ts';
 
 /** Response headers a handler may not set: framing is the ingress's job. */
@@ -57,7 +58,7 @@ function sanitizeHeaders(h: Record<string, string>): Record<string, string> {
   return out;
 }
 
-export function invokeHandler(d: Services): Handler {
+export function invokeHandler(d: Services): { byId: Handler; byRoute: Handler } {
   const nodeId = d.config.nodeId;
   function authorize(ctx: Ctx, entry: FunctionEntry): void {
     if (entry.row.auth_mode === 'none') return;
@@ -77,13 +78,31 @@ export function invokeHandler(d: Services): Handler {
     return new OrvaError('NOT_FOUND', `function ${id} has no deployed code`, { function_id: id });
   }
 
-  return async (ctx) => {
-    const started = performance.now();
+  /** /fn/{id}[/path]: everything after the id is the handler's path. */
+  const byId: Handler = (ctx) => {
     const rest = ctx.path.slice('/fn/'.length);
     const slash = rest.indexOf('/');
     const id = slash < 0 ? rest : rest.slice(0, slash);
     const entry = d.registry.get(id);
     if (!entry) throw new OrvaError('NOT_FOUND', `function ${id} not found`, { function_id: id });
+    return run(ctx, entry, slash < 0 ? '/' : rest.slice(slash));
+  };
+
+  /** A custom route: exact first, then the longest prefix; the path below the mount is the handler's. */
+  const byRoute: Handler = (ctx) => {
+    const m = d.routeTable.match(ctx.path);
+    if (!m) throw new OrvaError('NOT_FOUND', `no function or route at ${ctx.path}`);
+    if (!RouteTable.allows(m.route, ctx.method)) {
+      throw new OrvaError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on route ${m.route.path}`, { allow: m.route.methods.split(','), path: m.route.path });
+    }
+    const entry = d.registry.get(m.route.function_id);
+    if (!entry) throw new OrvaError('NOT_FOUND', `route ${m.route.path} points at a deleted function`);
+    return run(ctx, entry, m.subPath);
+  };
+
+  async function run(ctx: Ctx, entry: FunctionEntry, subPath: string): Promise<Reply> {
+    const started = performance.now();
+    const id = entry.row.id;
     if (entry.row.status !== 'active') throw new OrvaError('NOT_ACTIVE', `function ${id} is inactive`, { function_id: id });
     authorize(ctx, entry);
     if (!entry.row.code_hash) throw noCode(id);
@@ -93,7 +112,7 @@ export function invokeHandler(d: Services): Handler {
     const event: InvokeEvent = {
       method: ctx.method,
       httpMethod: ctx.method,
-      path: slash < 0 ? '/' : rest.slice(slash),
+      path: subPath,
       rawPath: ctx.path,
       headers: { ...handlerHeaders(ctx.headers), 'x-orva-execution-id': executionId, 'x-orva-function-id': id },
       query: queryObject(ctx.rawQuery),
@@ -141,7 +160,9 @@ export function invokeHandler(d: Services): Handler {
     record(status, reply.status ?? 200, lease.coldStart, reply.size, errorCode, logs);
     if (reply.error) throw reply.error;
     return reply;
-  };
+  }
+
+  return { byId, byRoute };
 
   function toReply(result: CallResult, id: string, executionId: string): Reply & { size: number; errorCode: string | null; error?: OrvaError } {
     const details = { function_id: id, execution_id: executionId };

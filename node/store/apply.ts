@@ -5,10 +5,26 @@
  */
 import type Database from 'better-sqlite3';
 import type { ApplyOutcome, MetaCommand } from '../../protocol/meta-commands.ts';
+import type { PoolConfig } from '../../protocol/schemas.ts';
 
 const UPDATABLE_COLUMNS = ['name', 'entrypoint', 'timeout_ms', 'memory_mb', 'cpus', 'env_vars', 'network_mode', 'auth_mode', 'status'] as const;
 
+const POOL_FIELDS = ['min_warm', 'max_warm', 'idle_ttl_seconds', 'target_concurrency', 'scale_to_zero'] as const;
+
 const OK: ApplyOutcome = { ok: true };
+
+/**
+ * Make `hash` the function's active version and prune all but `keep`
+ * versions: the active one plus the newest others (by latest deployment).
+ */
+function activate(db: Database.Database, functionId: string, deploymentId: string, hash: string, keep: number, at: string): void {
+  db.prepare('UPDATE functions SET code_hash = ?, active_deployment_id = ?, updated_at = ? WHERE id = ?').run(hash, deploymentId, at, functionId);
+  const versions = db
+    .prepare("SELECT code_hash FROM deployments WHERE function_id = ? AND status = 'succeeded' AND pruned_at IS NULL GROUP BY code_hash ORDER BY MAX(id) DESC")
+    .all(functionId) as Array<{ code_hash: string }>;
+  const prune = db.prepare("UPDATE deployments SET pruned_at = ? WHERE function_id = ? AND code_hash = ? AND pruned_at IS NULL");
+  for (const v of versions.filter((v) => v.code_hash !== hash).slice(keep - 1)) prune.run(at, functionId, v.code_hash);
+}
 
 function conflict(message: string, details?: Record<string, unknown>): ApplyOutcome {
   return { ok: false, code: 'CONFLICT', message, details };
@@ -87,7 +103,7 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
     case 'function.delete': {
       const r = db.prepare('DELETE FROM functions WHERE id = ?').run(cmd.id);
       if (r.changes !== 1) return notFound(`function ${cmd.id} not found`, { function_id: cmd.id });
-      db.prepare('DELETE FROM deployments WHERE function_id = ?').run(cmd.id);
+      for (const table of ['deployments', 'secrets', 'routes', 'pool_config']) db.prepare(`DELETE FROM ${table} WHERE function_id = ?`).run(cmd.id);
       return OK;
     }
     case 'deployment.create': {
@@ -114,9 +130,54 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
         cmd.at,
         cmd.id,
       );
-      if (cmd.status === 'succeeded') {
-        db.prepare('UPDATE functions SET code_hash = ?, active_deployment_id = ?, updated_at = ? WHERE id = ?').run(cmd.code_hash, cmd.id, cmd.at, dep.function_id);
-      }
+      if (cmd.status === 'succeeded') activate(db, dep.function_id, cmd.id, cmd.code_hash!, cmd.keep_versions, cmd.at);
+      return OK;
+    }
+    case 'deployment.rollback': {
+      if (!db.prepare('SELECT 1 FROM functions WHERE id = ?').get(cmd.function_id)) return notFound(`function ${cmd.function_id} not found`, { function_id: cmd.function_id });
+      const live = db.prepare("SELECT 1 FROM deployments WHERE function_id = ? AND code_hash = ? AND status = 'succeeded' AND pruned_at IS NULL").get(cmd.function_id, cmd.code_hash);
+      if (!live) return { ok: false, code: 'VERSION_GCD', message: `version ${cmd.code_hash} was pruned`, details: { code_hash: cmd.code_hash } };
+      db.prepare(
+        "INSERT INTO deployments (id, function_id, status, phase, source, code_hash, node, created_at, updated_at, finished_at) VALUES (?, ?, 'succeeded', 'done', 'rollback', ?, ?, ?, ?, ?)",
+      ).run(cmd.id, cmd.function_id, cmd.code_hash, cmd.node, cmd.at, cmd.at, cmd.at);
+      activate(db, cmd.function_id, cmd.id, cmd.code_hash, cmd.keep_versions, cmd.at);
+      return OK;
+    }
+    case 'secret.upsert': {
+      if (!db.prepare('SELECT 1 FROM functions WHERE id = ?').get(cmd.function_id)) return notFound(`function ${cmd.function_id} not found`, { function_id: cmd.function_id });
+      db.prepare(
+        'INSERT INTO secrets (function_id, key, ciphertext, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (function_id, key) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at',
+      ).run(cmd.function_id, cmd.key, cmd.ciphertext, cmd.at, cmd.at);
+      return OK;
+    }
+    case 'secret.delete': {
+      const r = db.prepare('DELETE FROM secrets WHERE function_id = ? AND key = ?').run(cmd.function_id, cmd.key);
+      return r.changes === 1 ? OK : notFound(`secret ${cmd.key} not found`, { function_id: cmd.function_id, key: cmd.key });
+    }
+    case 'route.create': {
+      if (!db.prepare('SELECT 1 FROM functions WHERE id = ?').get(cmd.function_id)) return notFound(`function ${cmd.function_id} not found`, { function_id: cmd.function_id });
+      if (db.prepare('SELECT 1 FROM routes WHERE path = ?').get(cmd.path)) return conflict(`route ${cmd.path} already exists`, { path: cmd.path });
+      db.prepare('INSERT INTO routes (path, function_id, methods, created_at) VALUES (?, ?, ?, ?)').run(cmd.path, cmd.function_id, cmd.methods, cmd.at);
+      return OK;
+    }
+    case 'route.delete': {
+      const r = db.prepare('DELETE FROM routes WHERE path = ?').run(cmd.path);
+      return r.changes === 1 ? OK : notFound(`route ${cmd.path} not found`, { path: cmd.path });
+    }
+    case 'pool.config': {
+      if (!db.prepare('SELECT 1 FROM functions WHERE id = ?').get(cmd.function_id)) return notFound(`function ${cmd.function_id} not found`, { function_id: cmd.function_id });
+      const current = db.prepare('SELECT min_warm, max_warm, idle_ttl_seconds, target_concurrency, scale_to_zero FROM pool_config WHERE function_id = ?').get(cmd.function_id) as
+        | (Omit<PoolConfig, 'scale_to_zero'> & { scale_to_zero: number })
+        | undefined;
+      const base: PoolConfig = current ? { ...current, scale_to_zero: current.scale_to_zero === 1 } : cmd.defaults;
+      const next: PoolConfig = { ...base };
+      for (const k of POOL_FIELDS) if (cmd.patch[k] !== undefined) (next as Record<string, unknown>)[k] = cmd.patch[k];
+      if (next.min_warm > next.max_warm) return { ok: false, code: 'VALIDATION', message: 'min_warm must not exceed max_warm', details: { min_warm: next.min_warm, max_warm: next.max_warm } };
+      db.prepare(
+        `INSERT INTO pool_config (function_id, min_warm, max_warm, idle_ttl_seconds, target_concurrency, scale_to_zero, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (function_id) DO UPDATE SET min_warm = excluded.min_warm, max_warm = excluded.max_warm, idle_ttl_seconds = excluded.idle_ttl_seconds,
+         target_concurrency = excluded.target_concurrency, scale_to_zero = excluded.scale_to_zero, updated_at = excluded.updated_at`,
+      ).run(cmd.function_id, next.min_warm, next.max_warm, next.idle_ttl_seconds, next.target_concurrency, next.scale_to_zero ? 1 : 0, cmd.at);
       return OK;
     }
   }

@@ -49,9 +49,25 @@ export interface DeploymentRow {
   error: string | null;
   logs: string;
   node: string;
+  pruned_at: string | null;
   created_at: string;
   updated_at: string;
   finished_at: string | null;
+}
+
+export interface SecretRow {
+  function_id: string;
+  key: string;
+  ciphertext: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RouteRow {
+  path: string;
+  function_id: string;
+  methods: string;
+  created_at: string;
 }
 
 /** A deployment as the API returns it; build logs have their own endpoint. */

@@ -65,9 +65,36 @@ CREATE TABLE IF NOT EXISTS deployments (
   error TEXT,
   logs TEXT NOT NULL DEFAULT '',
   node TEXT NOT NULL,
+  pruned_at TEXT,
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL,
   finished_at TEXT
 );
 CREATE INDEX IF NOT EXISTS deployments_by_function ON deployments (function_id, id);
+
+CREATE TABLE IF NOT EXISTS secrets (
+  function_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  ciphertext TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (function_id, key)
+);
+
+CREATE TABLE IF NOT EXISTS routes (
+  path TEXT PRIMARY KEY,
+  function_id TEXT NOT NULL,
+  methods TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS pool_config (
+  function_id TEXT PRIMARY KEY,
+  min_warm INTEGER NOT NULL,
+  max_warm INTEGER NOT NULL,
+  idle_ttl_seconds INTEGER NOT NULL,
+  target_concurrency INTEGER NOT NULL,
+  scale_to_zero INTEGER NOT NULL,
+  updated_at TEXT NOT NULL
+);
 `;

@@ -7,7 +7,8 @@
 import Database from 'better-sqlite3';
 import type { ApplyOutcome, MetaEnvelope } from '../../protocol/meta-commands.ts';
 import { applyCommand } from './apply.ts';
-import type { ApiKeyRow, DeploymentRow, FunctionRow, UserRow } from './rows.ts';
+import type { PoolConfig } from '../../protocol/schemas.ts';
+import type { ApiKeyRow, DeploymentRow, FunctionRow, RouteRow, SecretRow, UserRow } from './rows.ts';
 import { SCHEMA } from './schema.ts';
 
 export class Store {
@@ -102,6 +103,48 @@ export class Store {
   /** The newest deployment of a function, whatever its status. */
   latestDeployment(functionId: string): DeploymentRow | undefined {
     return this.db.prepare('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT 1').get(functionId) as DeploymentRow | undefined;
+  }
+
+  /** Succeeded, unpruned versions of a function, newest first. */
+  liveVersions(functionId: string): string[] {
+    return (
+      this.db
+        .prepare("SELECT code_hash FROM deployments WHERE function_id = ? AND status = 'succeeded' AND pruned_at IS NULL GROUP BY code_hash ORDER BY MAX(id) DESC")
+        .all(functionId) as Array<{ code_hash: string }>
+    ).map((r) => r.code_hash);
+  }
+
+  /** Whether any function still has this version unpruned (artifacts are shared by hash). */
+  versionInUse(hash: string): boolean {
+    return this.db.prepare("SELECT 1 FROM deployments WHERE code_hash = ? AND status = 'succeeded' AND pruned_at IS NULL LIMIT 1").get(hash) !== undefined;
+  }
+
+  /** The pruned versions of a function (to remove locally after a GC). */
+  prunedVersions(functionId: string): string[] {
+    return (
+      this.db
+        .prepare('SELECT DISTINCT code_hash FROM deployments WHERE function_id = ? AND pruned_at IS NOT NULL AND code_hash NOT IN (SELECT code_hash FROM deployments WHERE function_id = ? AND pruned_at IS NULL AND code_hash IS NOT NULL)')
+        .all(functionId, functionId) as Array<{ code_hash: string }>
+    ).map((r) => r.code_hash);
+  }
+
+  secrets(functionId: string): SecretRow[] {
+    return this.db.prepare('SELECT * FROM secrets WHERE function_id = ? ORDER BY key').all(functionId) as SecretRow[];
+  }
+
+  routes(): RouteRow[] {
+    return this.db.prepare('SELECT * FROM routes ORDER BY path').all() as RouteRow[];
+  }
+
+  route(path: string): RouteRow | undefined {
+    return this.db.prepare('SELECT * FROM routes WHERE path = ?').get(path) as RouteRow | undefined;
+  }
+
+  poolConfig(functionId: string): PoolConfig | undefined {
+    const r = this.db.prepare('SELECT min_warm, max_warm, idle_ttl_seconds, target_concurrency, scale_to_zero FROM pool_config WHERE function_id = ?').get(functionId) as
+      | (Omit<PoolConfig, 'scale_to_zero'> & { scale_to_zero: number })
+      | undefined;
+    return r && { ...r, scale_to_zero: r.scale_to_zero === 1 };
   }
 
   functionByName(name: string): FunctionRow | undefined {

@@ -1,0 +1,603 @@
+/**
+ * `npm run bench`: Orva's invoke benchmark, in one run on this machine.
+ *
+ *  1. warm invoke throughput and p50/p99 (wrk) of a hello-world handler, node
+ *     and python, at c = 1, 32, 128, through a real node (embedded NATS);
+ *  2. the same load on two reference points built here: a bare uWS hello
+ *     server and a uWS → pipe → adapter relay (the design's floor);
+ *  3. cold-start latency per runtime (PUT env_vars drains the pool);
+ *  4. deploy-to-first-success per runtime.
+ *
+ * Servers run one at a time so they never compete with each other; wrk
+ * always competes with the server for the machine's cores. Results go to
+ * stdout and ops/bench/results/latest.{md,json}.
+ *
+ * Options: --profile writes a V8 CPU profile of the Orva node for the whole
+ * run and prints its top self-time functions; --quick shortens every phase.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const HERE = join(ROOT, 'ops/bench');
+const RESULTS = join(HERE, 'results');
+const PROFILE = process.argv.includes('--profile');
+const QUICK = process.argv.includes('--quick');
+
+const CONCURRENCY = [1, 32, 128];
+const WARMUP_S = 1;
+const MEASURE_S = QUICK ? 2 : 5;
+const COLD_SAMPLES = QUICK ? 5 : 15;
+const DEPLOY_SAMPLES = QUICK ? 1 : 3;
+/** Same ceiling for the Orva node and the relay (Orva's default, set explicitly). */
+const POOL_WORKERS = 8;
+
+const NODE_CODE = "exports.handler = async () => ({hello: 'world'})\n";
+const PYTHON_CODE = 'def handler(event):\n    return {"hello": "world"}\n';
+type Runtime = 'node' | 'python';
+const CODE: Record<Runtime, string> = { node: NODE_CODE, python: PYTHON_CODE };
+
+// ---- process bookkeeping: everything started here dies with the bench
+
+const children = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+
+function start(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildProcess {
+  // Own process group, so a kill reaches what the child started (adapters, nats-server) too.
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {}
+}
+
+/** SIGTERM (graceful: the node flushes and writes its CPU profile), then SIGKILL the group after graceMs. */
+async function stop(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(graceMs)]);
+  }
+  killGroup(child, 'SIGKILL');
+  children.delete(child);
+}
+
+function cleanupNow(): void {
+  for (const c of children) killGroup(c, 'SIGKILL');
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+}
+
+process.on('SIGINT', () => {
+  console.error('\ninterrupted: killing every process the bench started');
+  cleanupNow();
+  process.exit(130);
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function tempDir(tag: string): string {
+  const d = mkdtempSync(join(tmpdir(), `orva-bench-${tag}-`));
+  tempDirs.add(d);
+  return d;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => res(port));
+    });
+  });
+}
+
+/** Start a reference server (prints `listening <port>`) and wait for it. */
+async function startReference(script: string, args: string[]): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = start(process.execPath, ['--import', 'tsx', join(HERE, script), '0', ...args]);
+  let out = '';
+  const port = await new Promise<number>((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`${script} not listening in 20 s: ${out}`)), 20_000);
+    const onData = (c: Buffer) => {
+      out += c.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        res(Number(m[1]));
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => rej(new Error(`${script} exited ${code}: ${out}`)));
+  });
+  return { proc, port };
+}
+
+// ---- CPU accounting from /proc: where the cores went during a measurement
+
+const TICKS_PER_S = 100;
+
+function procTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // utime + stime
+  } catch {
+    return 0;
+  }
+}
+
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    let kids = '';
+    try {
+      kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+    } catch {}
+    for (const k of kids.split(' ').filter(Boolean).map(Number)) out.push(k, ...descendants(k));
+  }
+  return out;
+}
+
+function machineTicks(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - f[4], total };
+}
+
+interface CpuSample {
+  server: number;
+  children: Map<number, number>;
+  wrk: number;
+  machine: { busy: number; total: number };
+  at: number;
+}
+
+function sampleCpu(serverPid: number, wrkPid: number): CpuSample {
+  return {
+    server: procTicks(serverPid),
+    children: new Map(descendants(serverPid).map((p) => [p, procTicks(p)])),
+    wrk: procTicks(wrkPid),
+    machine: machineTicks(),
+    at: performance.now(),
+  };
+}
+
+/**
+ * CPU in % of one core: the server process, its descendants (workers,
+ * embedded nats-server), wrk, and the rest of the machine (anything else
+ * running — it skews the figures, so it is reported).
+ */
+interface CpuUse {
+  server: number;
+  children: number;
+  wrk: number;
+  other: number;
+}
+
+function cpuDelta(a: CpuSample, b: CpuSample): CpuUse {
+  const s = (b.at - a.at) / 1000;
+  const pct = (ticks: number) => Math.round((ticks / TICKS_PER_S / s) * 100);
+  let kids = 0;
+  for (const [pid, t] of b.children) kids += t - (a.children.get(pid) ?? 0);
+  const machine = ((b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total)) * 100 * cpus().length;
+  const use = { server: pct(b.server - a.server), children: pct(kids), wrk: pct(b.wrk - a.wrk), other: 0 };
+  use.other = Math.max(0, Math.round(machine - use.server - use.children - use.wrk));
+  return use;
+}
+
+/** Busy CPU of the whole machine over `ms`, in % of one core: other people's load skews every figure. */
+async function backgroundLoad(ms = 1000): Promise<number> {
+  const a = machineTicks();
+  await sleep(ms);
+  const b = machineTicks();
+  return Math.round(((b.busy - a.busy) / (b.total - a.total)) * 100 * cpus().length);
+}
+
+// ---- load generation
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  requests: number;
+  errors: number;
+  cpu?: CpuUse;
+}
+
+/** One wrk run; -t2 above c=1 gave the servers the most throughput on 2 cores (measured: +10–35 % over -t1). */
+function wrk(url: string, c: number, seconds: number, key: string, onStart?: (pid: number) => void): Promise<WrkResult> {
+  const threads = c === 1 ? 1 : 2;
+  const args = [`-t${threads}`, `-c${c}`, `-d${seconds}s`, '--timeout', '5s', '--latency', '-s', join(HERE, 'wrk-post.lua'), url];
+  const proc = start('wrk', args, { env: { ...process.env, ORVA_BENCH_KEY: key } });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  onStart?.(proc.pid!);
+  return new Promise((res, rej) => {
+    const guard = setTimeout(() => killGroup(proc, 'SIGKILL'), (seconds + 15) * 1000);
+    proc.once('exit', () => {
+      clearTimeout(guard);
+      const m = /BENCH (\{.*\})/.exec(out);
+      if (!m) return rej(new Error(`wrk gave no summary: ${out}`));
+      const j = JSON.parse(m[1]);
+      res({
+        rps: Math.round(j.requests / (j.duration_us / 1e6)),
+        p50: j.p50_us / 1000,
+        p90: j.p90_us / 1000,
+        p99: j.p99_us / 1000,
+        max: j.max_us / 1000,
+        requests: j.requests,
+        errors: j.non2xx + j.connect + j.read + j.write + j.timeout,
+      });
+    });
+  });
+}
+
+/**
+ * Warm up, then measure at every concurrency. CPU is sampled inside the run
+ * (0.3 s after wrk starts, 0.3 s before it ends) so wrk is alive at both
+ * samples and connection set-up and teardown stay out.
+ */
+async function loadPoints(name: string, url: string, serverPid: number, key = ''): Promise<Record<number, WrkResult>> {
+  const points: Record<number, WrkResult> = {};
+  for (const c of CONCURRENCY) {
+    await wrk(url, c, WARMUP_S, key);
+    let wrkPid = 0;
+    const run = wrk(url, c, MEASURE_S, key, (pid) => (wrkPid = pid));
+    await sleep(300);
+    const before = sampleCpu(serverPid, wrkPid);
+    await sleep(MEASURE_S * 1000 - 600);
+    const cpu = cpuDelta(before, sampleCpu(serverPid, wrkPid));
+    const r = await run;
+    r.cpu = cpu;
+    points[c] = r;
+    console.error(`  ${name} c=${c}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, cpu % server ${cpu.server} children ${cpu.children} wrk ${cpu.wrk} other ${cpu.other}`);
+  }
+  return points;
+}
+
+// ---- the Orva node over its HTTP API
+
+interface Orva {
+  proc: ChildProcess;
+  url: string;
+  key: string;
+  output(): string;
+}
+
+async function startOrva(): Promise<Orva> {
+  const dataDir = tempDir('node');
+  const port = await freePort();
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/root',
+    ORVA_DATA_DIR: dataDir,
+    ORVA_HOST: '127.0.0.1',
+    ORVA_PORT: String(port),
+    ORVA_LOG_LEVEL: 'warn',
+    ORVA_POOL_MAX_WORKERS: String(POOL_WORKERS),
+  };
+  const profArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profile')}`] : [];
+  const proc = start(process.execPath, [...profArgs, '--import', 'tsx', join(ROOT, 'node/main.ts')], { env });
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`orva node exited ${proc.exitCode} before ready:\n${out.slice(-4000)}`);
+    try {
+      if ((await fetch(`${url}/api/v1/system/health`)).ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`orva node not ready in 60 s:\n${out.slice(-4000)}`);
+    await sleep(100);
+  }
+  const key = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
+  return { proc, url, key, output: () => out };
+}
+
+async function api(o: Orva, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
+  const r = await fetch(`${o.url}${path}`, {
+    method,
+    headers: { 'x-orva-api-key': o.key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let json: any = null;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: r.status, json: json ?? text, headers: r.headers };
+}
+
+let fnCounter = 0;
+
+async function createFn(o: Orva, runtime: Runtime): Promise<string> {
+  const r = await api(o, 'POST', '/api/v1/functions', { name: `bench-${runtime}-${++fnCounter}`, runtime });
+  if (r.status !== 201) throw new Error(`create function: ${r.status} ${JSON.stringify(r.json)}`);
+  return r.json.id;
+}
+
+const invoke = (o: Orva, id: string) => api(o, 'POST', `/fn/${id}`, { name: 'bench' });
+
+/** Create, deploy inline, and poll the invoke until the first 200: ms from the deploy request to that answer. */
+async function deployToFirstSuccess(o: Orva, runtime: Runtime): Promise<{ id: string; ms: number }> {
+  const id = await createFn(o, runtime);
+  const t0 = performance.now();
+  const d = await api(o, 'POST', `/api/v1/functions/${id}/deploy-inline`, { code: CODE[runtime] });
+  if (d.status !== 202) throw new Error(`deploy-inline: ${d.status} ${JSON.stringify(d.json)}`);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const r = await invoke(o, id);
+    if (r.status === 200) return { id, ms: performance.now() - t0 };
+    if (r.status !== 503 || Date.now() > deadline) throw new Error(`first invoke: ${r.status} ${JSON.stringify(r.json)}`);
+    await sleep(10);
+  }
+}
+
+interface ColdResult {
+  samples: number[];
+  p50: number;
+  p90: number;
+  /** How many of the timed calls the node itself recorded as cold_start. */
+  confirmedCold: number;
+  /** The node's own duration_ms of those calls (p50). */
+  serverP50: number | null;
+}
+
+/** Each round: PUT a new env var (drains the pool), then time the next call from the client. */
+async function coldStarts(o: Orva, id: string): Promise<ColdResult> {
+  const samples: number[] = [];
+  const executions: string[] = [];
+  for (let i = 0; i < COLD_SAMPLES; i++) {
+    const p = await api(o, 'PUT', `/api/v1/functions/${id}`, { env_vars: { BENCH_ROUND: String(i) } });
+    if (p.status !== 200) throw new Error(`PUT function: ${p.status} ${JSON.stringify(p.json)}`);
+    const t0 = performance.now();
+    const r = await invoke(o, id);
+    samples.push(performance.now() - t0);
+    if (r.status !== 200) throw new Error(`cold invoke: ${r.status} ${JSON.stringify(r.json)}`);
+    executions.push(r.headers.get('x-orva-execution-id') ?? '');
+    // Let the drained workers' teardown finish outside the next timed call.
+    await sleep(100);
+  }
+  // Execution records are written in batches: poll until each one landed.
+  let confirmedCold = 0;
+  const serverMs: number[] = [];
+  for (const e of executions) {
+    for (let tries = 0; tries < 50; tries++) {
+      const r = await api(o, 'GET', `/api/v1/executions/${e}`);
+      if (r.status === 200) {
+        if (r.json.cold_start === true || r.json.cold_start === 1) confirmedCold++;
+        if (typeof r.json.duration_ms === 'number') serverMs.push(r.json.duration_ms);
+        break;
+      }
+      await sleep(100);
+    }
+  }
+  return { samples, p50: pct(samples, 50), p90: pct(samples, 90), confirmedCold, serverP50: serverMs.length ? pct(serverMs, 50) : null };
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+// ---- CPU profile summary (--profile)
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+function summariseProfile(dir: string, top = 25): string[] {
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  } catch {}
+  if (files.length === 0) return ['(no CPU profile written)'];
+  const file = join(dir, files.sort().at(-1)!);
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[] };
+  const byNode = new Map(prof.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  for (const s of prof.samples) {
+    const n = byNode.get(s)!;
+    const f = n.callFrame;
+    const where = f.url ? `${f.url.replace(`file://${ROOT}/`, '').replace(/^.*node_modules\//, 'nm/')}:${f.lineNumber + 1}` : '';
+    const k = `${f.functionName || '(anonymous)'} ${where}`.trim();
+    self.set(k, (self.get(k) ?? 0) + 1);
+  }
+  const total = prof.samples.length;
+  return [`CPU profile ${file} (${total} samples), top self time:`, ...[...self].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, n]) => `  ${((n / total) * 100).toFixed(1).padStart(5)}%  ${k}`)];
+}
+
+// ---- report
+
+interface Report {
+  machine: { cpus: number; model: string; node: string; measureSeconds: number; poolWorkers: number; wrk: string; backgroundLoad: number };
+  load: Record<string, Record<number, WrkResult>>;
+  cold: Partial<Record<Runtime, ColdResult>>;
+  deploy: Partial<Record<Runtime, { samples: number[]; p50: number }>>;
+  targets: Array<{ target: string; measured: string; pass: boolean | null }>;
+  errors: string[];
+}
+
+const f1 = (n: number | undefined) => (n === undefined ? '—' : n.toFixed(n < 10 ? 2 : 1));
+const ratio = (a?: WrkResult, b?: WrkResult) => (a && b ? `${(b.rps / a.rps).toFixed(2)}×` : '—');
+
+function evaluate(rep: Report): void {
+  const node32 = rep.load['orva node']?.[32];
+  const py32 = rep.load['orva python']?.[32];
+  const relay32 = rep.load['relay (node adapter)']?.[32];
+  const t = (target: string, measured: string, pass: boolean | null) => rep.targets.push({ target, measured, pass });
+  t('node ≥ 15,000 req/s at c=32', node32 ? `${node32.rps} req/s` : 'not measured', node32 ? node32.rps >= 15_000 : null);
+  t('node p99 ≤ 5 ms at c=32', node32 ? `${f1(node32.p99)} ms` : 'not measured', node32 ? node32.p99 <= 5 : null);
+  t('node within 2× of the relay floor at c=32', node32 && relay32 ? `relay/node = ${ratio(node32, relay32)}` : 'not measured', node32 && relay32 ? relay32.rps / node32.rps <= 2 : null);
+  t('python ≥ 10,000 req/s at c=32', py32 ? `${py32.rps} req/s` : 'not measured', py32 ? py32.rps >= 10_000 : null);
+  const cn = rep.cold.node;
+  const cp = rep.cold.python;
+  t('node cold start p50 ≤ 150 ms', cn ? `${f1(cn.p50)} ms` : 'not measured', cn ? cn.p50 <= 150 : null);
+  t('python cold start p50 ≤ 100 ms', cp ? `${f1(cp.p50)} ms` : 'not measured', cp ? cp.p50 <= 100 : null);
+}
+
+function markdown(rep: Report): string {
+  const L: string[] = [];
+  const m = rep.machine;
+  L.push('# Orva invoke benchmark', '');
+  L.push(`${new Date().toISOString()} · ${m.cpus} × ${m.model} · Node ${m.node} · ${m.wrk} · ${m.measureSeconds} s per point after a ${WARMUP_S} s warm-up · pool ${m.poolWorkers} workers (Orva and relay)`, '');
+  L.push(`wrk runs on the same ${m.cpus} cores as the server (-t1 at c=1, -t2 above), so every figure is load generator + server sharing the machine. POST with a 16-byte JSON body; Orva calls carry the admin API key.`, '');
+  L.push('## Warm invoke', '');
+  L.push('| target | c | req/s | p50 ms | p99 ms | max ms | errors | CPU % server / children / wrk / other |', '|---|---:|---:|---:|---:|---:|---:|---|');
+  for (const [name, points] of Object.entries(rep.load)) {
+    for (const c of CONCURRENCY) {
+      const r = points[c];
+      if (!r) continue;
+      L.push(`| ${name} | ${c} | ${r.rps} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ${r.errors} | ${r.cpu ? `${r.cpu.server} / ${r.cpu.children} / ${r.cpu.wrk} / ${r.cpu.other}` : ''} |`);
+    }
+  }
+  L.push('', `CPU is % of one core (the machine has ${100 * m.cpus}): the server process, its descendants (workers, embedded nats-server), wrk, and everything else on the machine. Background load before the run: ${m.backgroundLoad} %.`, '');
+  L.push('## Ratios (throughput)', '');
+  L.push('| c | relay / orva node | bare uWS / orva node | relay / orva python | bare uWS / orva python |', '|---:|---:|---:|---:|---:|');
+  for (const c of CONCURRENCY) {
+    const bare = rep.load['bare uWS']?.[c];
+    const relay = rep.load['relay (node adapter)']?.[c];
+    const on = rep.load['orva node']?.[c];
+    const op = rep.load['orva python']?.[c];
+    L.push(`| ${c} | ${ratio(on, relay)} | ${ratio(on, bare)} | ${ratio(op, relay)} | ${ratio(op, bare)} |`);
+  }
+  L.push('', '## Cold start (PUT env_vars drains the pool, then one timed call)', '');
+  L.push('| runtime | samples | p50 ms | p90 ms | confirmed cold_start | server duration_ms p50 |', '|---|---:|---:|---:|---:|---:|');
+  for (const rt of ['node', 'python'] as const) {
+    const c = rep.cold[rt];
+    if (c) L.push(`| ${rt} | ${c.samples.length} | ${f1(c.p50)} | ${f1(c.p90)} | ${c.confirmedCold}/${c.samples.length} | ${f1(c.serverP50 ?? undefined)} |`);
+  }
+  L.push('', '## Deploy to first success (POST deploy-inline → first 200 from /fn/{id}, polled every 10 ms)', '');
+  L.push('| runtime | samples ms | median ms |', '|---|---|---:|');
+  for (const rt of ['node', 'python'] as const) {
+    const d = rep.deploy[rt];
+    if (d) L.push(`| ${rt} | ${d.samples.map((s) => s.toFixed(0)).join(', ')} | ${d.p50.toFixed(0)} |`);
+  }
+  L.push('', '## Targets (issue 3, 2-core machine)', '');
+  L.push('| target | measured | |', '|---|---|---|');
+  for (const t of rep.targets) L.push(`| ${t.target} | ${t.measured} | ${t.pass === null ? '— not measured' : t.pass ? '✅ pass' : '❌ fail'} |`);
+  if (rep.errors.length) L.push('', '## Errors', '', ...rep.errors.map((e) => `- ${e.split('\n')[0]}`));
+  return L.join('\n') + '\n';
+}
+
+// ---- main
+
+async function main(): Promise<void> {
+  const wrkVersion = await new Promise<string>((res) => {
+    const p = spawn('wrk', ['-v'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('error', () => res(''));
+    p.on('exit', () => res(/wrk \S+/.exec(out)?.[0] ?? 'wrk'));
+  });
+  if (!wrkVersion) throw new Error('wrk is not installed: apt-get install -y wrk');
+  mkdirSync(RESULTS, { recursive: true });
+  if (PROFILE) rmSync(join(RESULTS, 'profile'), { recursive: true, force: true });
+
+  const rep: Report = {
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', node: process.version, measureSeconds: MEASURE_S, poolWorkers: POOL_WORKERS, wrk: wrkVersion, backgroundLoad: await backgroundLoad() },
+    load: {},
+    cold: {},
+    deploy: {},
+    targets: [],
+    errors: [],
+  };
+  if (rep.machine.backgroundLoad > 20) console.error(`warning: the machine is already ${rep.machine.backgroundLoad} % busy (of ${100 * rep.machine.cpus}); figures will be low — see the 'other' CPU column`);
+  const attempt = async (what: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      console.error(`${what} failed: ${(err as Error).message}`);
+      rep.errors.push(`${what}: ${(err as Error).message}`);
+    }
+  };
+
+  console.error('bare uWS hello server');
+  await attempt('bare uWS', async () => {
+    const s = await startReference('uws-hello.ts', []);
+    try {
+      rep.load['bare uWS'] = await loadPoints('bare uWS', `http://127.0.0.1:${s.port}/fn/hello`, s.proc.pid!);
+    } finally {
+      await stop(s.proc);
+    }
+  });
+
+  console.error('relay: uWS → pipe → node adapter, no sandbox');
+  await attempt('relay', async () => {
+    const dir = tempDir('relay');
+    writeFileSync(join(dir, 'handler.js'), NODE_CODE);
+    const s = await startReference('relay.ts', [String(POOL_WORKERS), join(dir, 'handler.js')]);
+    try {
+      rep.load['relay (node adapter)'] = await loadPoints('relay', `http://127.0.0.1:${s.port}/fn/hello`, s.proc.pid!);
+    } finally {
+      await stop(s.proc);
+    }
+  });
+
+  console.error('orva node (embedded NATS, bwrap sandbox)');
+  await attempt('orva node', async () => {
+    const o = await startOrva();
+    try {
+      // Deploy-to-first-success first: the node's event loop is idle, as a user's deploy would see it.
+      for (const rt of ['node', 'python'] as const) {
+        await attempt(`deploy ${rt}`, async () => {
+          const samples: number[] = [];
+          for (let i = 0; i < DEPLOY_SAMPLES; i++) samples.push((await deployToFirstSuccess(o, rt)).ms);
+          rep.deploy[rt] = { samples, p50: pct(samples, 50) };
+          console.error(`  deploy→first 200 ${rt}: ${samples.map((s) => s.toFixed(0)).join(', ')} ms`);
+        });
+      }
+      for (const rt of ['node', 'python'] as const) {
+        await attempt(`warm ${rt}`, async () => {
+          const { id } = await deployToFirstSuccess(o, rt);
+          rep.load[`orva ${rt}`] = await loadPoints(`orva ${rt}`, `${o.url}/fn/${id}`, o.proc.pid!, o.key);
+          await attempt(`cold ${rt}`, async () => {
+            rep.cold[rt] = await coldStarts(o, id);
+            console.error(`  cold ${rt}: p50 ${f1(rep.cold[rt]!.p50)} ms, p90 ${f1(rep.cold[rt]!.p90)} ms, confirmed ${rep.cold[rt]!.confirmedCold}/${COLD_SAMPLES}`);
+          });
+        });
+      }
+    } finally {
+      await stop(o.proc, 40_000);
+      const warnings = o.output().trim();
+      if (warnings) console.error(`orva node output (warn and above, last 2000 chars):\n${warnings.slice(-2000)}`);
+    }
+  });
+
+  evaluate(rep);
+  const md = markdown(rep);
+  writeFileSync(join(RESULTS, 'latest.md'), md);
+  writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(rep, null, 2) + '\n');
+  console.log('\n' + md);
+  console.log(`written: ${join(RESULTS, 'latest.md')}, ${join(RESULTS, 'latest.json')}`);
+  if (PROFILE) console.log('\n' + summariseProfile(join(RESULTS, 'profile')).join('\n'));
+}
+
+const t0 = Date.now();
+try {
+  await main();
+} finally {
+  cleanupNow();
+  console.error(`bench took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+}

@@ -1,0 +1,131 @@
+/**
+ * Reference point (b): the floor of Orva's design. uWS → one invoke frame
+ * over a pipe → the project's real node adapter → reply frame → HTTP, with
+ * no auth, registry, store, execution records or sandbox. Same codec
+ * (protocol/frames.ts), same adapter flags and fds as the bwrap driver, a
+ * fixed pool with a FIFO wait queue like the FunctionSupervisor's.
+ *
+ *   node --import tsx ops/bench/relay.ts <port> <workers> <handler.js>
+ */
+import { spawn } from 'node:child_process';
+import { STATUS_CODES } from 'node:http';
+import { posix, resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import uWS, { type HttpResponse } from '../../node/http/uws.ts';
+import { RUNTIMES } from '../../node/runtimes/index.ts';
+import { encodeFrame, FrameDecoder } from '../../protocol/frames.ts';
+import type { InvokeEvent } from '../../protocol/worker-input.ts';
+
+const [portArg, workersArg, handlerArg] = process.argv.slice(2);
+if (!handlerArg) throw new Error('usage: relay.ts <port> <workers> <handler.js>');
+
+interface Call {
+  res: HttpResponse;
+  aborted: boolean;
+  event: InvokeEvent;
+}
+
+interface Worker {
+  input: Writable;
+  call: Call | null;
+  seq: number;
+}
+
+const runtime = RUNTIMES.node;
+// The adapter imports `/code/<entrypoint>` and pathToFileURL normalises it
+// lexically, so an entrypoint climbing out of /code reaches the handler file
+// without a /code directory on the host.
+const entrypoint = posix.relative('/code', resolve(handlerArg));
+const argv = runtime
+  .command({ runtime: 'node', codeDir: '', entrypoint, env: {}, memoryMb: 128, cpus: 1, networkMode: 'none' })
+  .map((a) => (a === runtime.adapterPath ? runtime.adapterFile : a));
+
+const idle: Worker[] = [];
+const queue: Call[] = [];
+const statusLines = new Map<number, string>();
+let ready = 0;
+const poolSize = Number(workersArg);
+
+for (let i = 0; i < poolSize; i++) {
+  const child = spawn(argv[0], argv.slice(1), {
+    env: { ORVA_FUNCTION_ID: 'relay', ORVA_ENTRYPOINT: entrypoint },
+    // Same fds as the bwrap driver: frames in on 3, frames out on 4.
+    stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'],
+  });
+  child.on('exit', (code, signal) => {
+    console.error(`relay: worker exited (${code ?? signal})`);
+    process.exit(1);
+  });
+  const w: Worker = { input: child.stdio[3] as Writable, call: null, seq: 0 };
+  const decoder = new FrameDecoder();
+  (child.stdio[4] as Readable).on('data', (chunk: Buffer) => {
+    for (const frame of decoder.push(chunk) as Array<{ type: string; status: number; headers: Record<string, string>; body: Uint8Array }>) {
+      if (frame.type === 'ready') {
+        if (++ready === poolSize) listen();
+        release(w);
+      } else answer(w, frame);
+    }
+  });
+}
+
+function release(w: Worker): void {
+  const next = queue.shift();
+  if (next) send(w, next);
+  else idle.push(w);
+}
+
+function send(w: Worker, call: Call): void {
+  w.call = call;
+  w.input.write(encodeFrame({ type: 'invoke', id: String(++w.seq), executionId: 'relay', event: call.event }));
+}
+
+function answer(w: Worker, frame: { type: string; status: number; headers: Record<string, string>; body: Uint8Array }): void {
+  const call = w.call!;
+  w.call = null;
+  release(w);
+  if (call.aborted) return;
+  const status = frame.type === 'ok' ? frame.status : 500;
+  let line = statusLines.get(status);
+  if (line === undefined) statusLines.set(status, (line = `${status} ${STATUS_CODES[status] ?? 'Unknown'}`));
+  call.res.cork(() => {
+    call.res.writeStatus(line);
+    if (frame.type === 'ok') for (const k in frame.headers) call.res.writeHeader(k, frame.headers[k]);
+    call.res.end(frame.type === 'ok' ? frame.body : '');
+  });
+}
+
+function dispatch(call: Call): void {
+  const w = idle.pop();
+  if (w) send(w, call);
+  else queue.push(call);
+}
+
+function listen(): void {
+  uWS
+    .App()
+    .any('/*', (res, req) => {
+      const headers: Record<string, string> = {};
+      req.forEach((k, v) => (headers[k] = v));
+      const method = req.getCaseSensitiveMethod().toUpperCase();
+      const url = req.getUrl();
+      const call: Call = {
+        res,
+        aborted: false,
+        event: { method, httpMethod: method, path: url, rawPath: url, headers, query: {}, body: '', isBase64Encoded: false },
+      };
+      res.onAborted(() => (call.aborted = true));
+      if (headers['content-length'] === undefined || headers['content-length'] === '0') return dispatch(call);
+      const chunks: Buffer[] = [];
+      res.onData((ab, isLast) => {
+        // uWS reuses the ArrayBuffer after this callback: copy it.
+        chunks.push(Buffer.copyBytesFrom(new Uint8Array(ab)));
+        if (!isLast) return;
+        call.event.body = Buffer.concat(chunks).toString('utf8');
+        dispatch(call);
+      });
+    })
+    .listen('127.0.0.1', Number(portArg), (socket) => {
+      if (!socket) throw new Error('relay: cannot listen');
+      console.log(`listening ${uWS.us_socket_local_port(socket)}`);
+    });
+}
