@@ -36,7 +36,8 @@ export interface BuildJob {
   functionId: string;
   /** How the function's workers are spawned (env, limits), used to load the handler once. */
   spawn: Omit<SpawnSpec, 'codeDir'>;
-  files: Array<{ path: string; data: Buffer }>;
+  /** Relative paths; mode carries only the executable bit (0o755 or 0o644). */
+  files: Array<{ path: string; data: Buffer; mode?: number }>;
   /** A manifest produced by protocol/dependencies.ts, if any. */
   manifest: { file: string; content: string } | null;
 }
@@ -104,7 +105,7 @@ export class Builder extends Actor<BuildJob> {
       await mkdir(scratch, { recursive: true });
       for (const f of job.files) {
         await mkdir(dirname(join(scratch, f.path)), { recursive: true });
-        await writeFile(join(scratch, f.path), f.data, { mode: 0o644 });
+        await writeFile(join(scratch, f.path), f.data, { mode: f.mode ?? 0o644 });
       }
       if (!existsSync(join(scratch, job.spawn.entrypoint))) throw new BuildError(`the entrypoint ${job.spawn.entrypoint} is not in the deployed files`);
       if (job.manifest) {
@@ -138,14 +139,17 @@ export class Builder extends Actor<BuildJob> {
       // Scripts stay off: an install script would run unsandboxed on the host.
       await this.exec('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'], dir, log);
     } else {
-      await this.exec('/usr/bin/python3', ['-m', 'pip', 'install', '--only-binary=:all:', '--no-compile', '--disable-pip-version-check', '--target', join(dir, '.deps'), '-r', join(dir, 'requirements.txt'), ...this.d.pipArgs], dir, log);
+      // -I: the build dir (deployed code) must not shadow pip or the stdlib; --isolated: no pip config from it either.
+      await this.exec('/usr/bin/python3', ['-I', '-m', 'pip', 'install', '--isolated', '--only-binary=:all:', '--no-compile', '--disable-pip-version-check', '--target', join(dir, '.deps'), '-r', join(dir, 'requirements.txt'), ...this.d.pipArgs], dir, log);
     }
   }
 
   private exec(cmd: string, args: string[], cwd: string, log: BuildLog): Promise<void> {
     log.line(`$ ${cmd} ${args.join(' ')}`);
     return new Promise((resolveRun, reject) => {
-      const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, npm_config_cache: join(this.d.dataDir, 'npm-cache') } });
+      // No config from the deployed code's dir: npm would read a user config from HOME.
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, npm_config_cache: join(this.d.dataDir, 'npm-cache'), npm_config_userconfig: '/dev/null' };
+      const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env });
       const timer = setTimeout(() => child.kill('SIGKILL'), INSTALL_TIMEOUT_MS);
       child.stdout.on('data', (c: Buffer) => log.line(c.toString()));
       child.stderr.on('data', (c: Buffer) => log.line(c.toString()));

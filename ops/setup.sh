@@ -22,6 +22,7 @@ declare -A NEED=(
   [/usr/bin/setpriv]=util-linux
   [/usr/bin/python3]=python3
   [/usr/lib/python3/dist-packages/msgpack]=python3-msgpack
+  [/usr/lib/python3/dist-packages/pip]=python3-pip
   [/usr/lib/python3/dist-packages/seccomp.cpython-*.so]=python3-seccomp
   [/usr/bin/g++]=g++
   [/usr/bin/make]=make

@@ -4,9 +4,10 @@
  * adapter reads it with python3-msgpack; `int64AsType: 'auto'` keeps small
  * integers as numbers and only large ones as bigint.
  */
-import { Packr, Unpackr, RESERVE_START_SPACE } from 'msgpackr';
+import { Packr, Unpackr, RESERVE_START_SPACE, type Options } from 'msgpackr';
 
-const OPTIONS = { useRecords: false, int64AsType: 'auto' } as const;
+// msgpackr implements int64AsType 'auto' but its typings only list 'bigint' | 'number' | 'string'.
+const OPTIONS = { useRecords: false, int64AsType: 'auto' } as unknown as Options;
 const packr = new Packr(OPTIONS);
 const unpackr = new Unpackr(OPTIONS);
 

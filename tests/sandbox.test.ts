@@ -516,7 +516,7 @@ describe('sandbox - isolation and lifecycle', () => {
   test('sandbox - a worker writing garbage to its frame channel is killed as a protocol violation', async () => {
     const w = await ready('node', {
       'handler.js': `const fs = require('fs');
-        exports.handler = () => { fs.writeSync(4, Buffer.from([0, 0, 0, 1, 0xc1])); return new Promise(() => {}); };`, // 0xc1: never valid msgpack
+        exports.handler = () => { fs.writeSync(4, Buffer.from([0, 0, 0, 2, 0x92, 0x01])); return new Promise(() => {}); };`, // an array of 2 holding 1
     });
     w.proc.send({ type: 'invoke', id: '1', executionId: 'x', event: EVENT });
     assert.deepEqual(await w.exit, { code: null, signal: 'SIGKILL' });
@@ -549,7 +549,7 @@ describe('sandbox - performance', () => {
 
   for (const runtime of ['node', 'python'] as const) {
     test(`sandbox - ${runtime} cold starts and warm round trips stay fast`, async (t) => {
-      const files = runtime === 'node' ? { 'handler.js': 'exports.handler = () => 1;' } : { 'handler.py': 'def handler(e):\n    return 1\n' };
+      const files: Record<string, string> = runtime === 'node' ? { 'handler.js': 'exports.handler = () => 1;' } : { 'handler.py': 'def handler(e):\n    return 1\n' };
       const dir = codeDir(files);
       const cold: number[] = [];
       for (let i = 0; i < COLD_STARTS; i++) {

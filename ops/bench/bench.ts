@@ -16,7 +16,7 @@
  * run and prints its top self-time functions; --quick shortens every phase.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -407,25 +407,38 @@ interface ProfileNode {
   hitCount?: number;
 }
 
-function summariseProfile(dir: string, top = 25): string[] {
+/** Top self-time functions and files of the node's main-thread profile, as % of its busy (non-idle) samples. */
+function summariseProfile(dir: string, top = 30): string[] {
   let files: string[] = [];
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   } catch {}
   if (files.length === 0) return ['(no CPU profile written)'];
-  const file = join(dir, files.sort().at(-1)!);
+  // tsx's loader thread writes a profile too; the main thread's is the big one.
+  const file = files.map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
   const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[] };
   const byNode = new Map(prof.nodes.map((n) => [n.id, n]));
-  const self = new Map<string, number>();
+  const fns = new Map<string, number>();
+  const urls = new Map<string, number>();
+  let busy = 0;
   for (const s of prof.samples) {
-    const n = byNode.get(s)!;
-    const f = n.callFrame;
-    const where = f.url ? `${f.url.replace(`file://${ROOT}/`, '').replace(/^.*node_modules\//, 'nm/')}:${f.lineNumber + 1}` : '';
-    const k = `${f.functionName || '(anonymous)'} ${where}`.trim();
-    self.set(k, (self.get(k) ?? 0) + 1);
+    const f = byNode.get(s)!.callFrame;
+    if (f.functionName === '(idle)') continue;
+    busy++;
+    const url = f.url.replace(`file://${ROOT}/`, '').replace(/^.*node_modules\//, '');
+    const k = `${f.functionName || '(anonymous)'}${url ? ` ${url}:${f.lineNumber + 1}` : ''}`;
+    fns.set(k, (fns.get(k) ?? 0) + 1);
+    const u = url || '(native / V8)';
+    urls.set(u, (urls.get(u) ?? 0) + 1);
   }
-  const total = prof.samples.length;
-  return [`CPU profile ${file} (${total} samples), top self time:`, ...[...self].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, n]) => `  ${((n / total) * 100).toFixed(1).padStart(5)}%  ${k}`)];
+  const lines = (m: Map<string, number>, n: number) =>
+    [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, c]) => `  ${((c / busy) * 100).toFixed(1).padStart(5)}%  ${k}`);
+  return [
+    `CPU profile ${file}: ${busy} busy of ${prof.samples.length} samples. Top self time by function:`,
+    ...lines(fns, top),
+    'by file:',
+    ...lines(urls, 15),
+  ];
 }
 
 // ---- report

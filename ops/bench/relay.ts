@@ -5,19 +5,26 @@
  * (protocol/frames.ts), same adapter flags and fds as the bwrap driver, a
  * fixed pool with a FIFO wait queue like the FunctionSupervisor's.
  *
- *   node --import tsx ops/bench/relay.ts <port> <workers> <handler.js>
+ *   node --import tsx ops/bench/relay.ts <port> <workers> <codeDir> [plain|bwrap]
+ *
+ * `plain` (the floor) runs the adapter as a bare child process; `bwrap` runs
+ * it through the project's sandbox driver, which separates the sandbox's
+ * cost from the rest of the node's.
  */
 import { spawn } from 'node:child_process';
 import { STATUS_CODES } from 'node:http';
-import { posix, resolve } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import uWS, { type HttpResponse } from '../../node/http/uws.ts';
 import { RUNTIMES } from '../../node/runtimes/index.ts';
+import { BwrapDriver } from '../../node/sandbox/bwrap.ts';
+import type { SpawnSpec } from '../../node/sandbox/driver.ts';
 import { encodeFrame, FrameDecoder } from '../../protocol/frames.ts';
 import type { InvokeEvent } from '../../protocol/worker-input.ts';
 
-const [portArg, workersArg, handlerArg] = process.argv.slice(2);
-if (!handlerArg) throw new Error('usage: relay.ts <port> <workers> <handler.js>');
+const [portArg, workersArg, codeDirArg, mode = 'plain'] = process.argv.slice(2);
+if (!codeDirArg || (mode !== 'plain' && mode !== 'bwrap')) throw new Error('usage: relay.ts <port> <workers> <codeDir> [plain|bwrap]');
+const codeDir = resolve(codeDirArg);
 
 interface Call {
   res: HttpResponse;
@@ -25,20 +32,49 @@ interface Call {
   event: InvokeEvent;
 }
 
+type Frame = { type: string; status: number; headers: Record<string, string>; body: Uint8Array };
+
 interface Worker {
-  input: Writable;
+  send(frame: unknown): void;
   call: Call | null;
   seq: number;
 }
 
 const runtime = RUNTIMES.node;
-// The adapter imports `/code/<entrypoint>` and pathToFileURL normalises it
-// lexically, so an entrypoint climbing out of /code reaches the handler file
-// without a /code directory on the host.
-const entrypoint = posix.relative('/code', resolve(handlerArg));
-const argv = runtime
-  .command({ runtime: 'node', codeDir: '', entrypoint, env: {}, memoryMb: 128, cpus: 1, networkMode: 'none' })
-  .map((a) => (a === runtime.adapterPath ? runtime.adapterFile : a));
+const spec: SpawnSpec = { runtime: 'node', codeDir, entrypoint: 'handler.js', env: { ORVA_FUNCTION_ID: 'relay', ORVA_ENTRYPOINT: 'handler.js' }, memoryMb: 128, cpus: 1, networkMode: 'none' };
+
+function spawnPlain(onFrame: (f: Frame) => void): (frame: unknown) => void {
+  // The adapter imports `/code/<entrypoint>` and pathToFileURL normalises it
+  // lexically, so an entrypoint climbing out of /code reaches the handler
+  // without a /code directory on the host.
+  const entrypoint = posix.relative('/code', join(codeDir, spec.entrypoint));
+  const argv = runtime.command({ ...spec, entrypoint }).map((a) => (a === runtime.adapterPath ? runtime.adapterFile : a));
+  const child = spawn(argv[0], argv.slice(1), {
+    env: spec.env,
+    // Same fds as the bwrap driver: frames in on 3, frames out on 4.
+    stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'],
+  });
+  child.on('exit', (code, signal) => fail(`worker exited (${code ?? signal})`));
+  const decoder = new FrameDecoder();
+  (child.stdio[4] as Readable).on('data', (chunk: Buffer) => {
+    for (const f of decoder.push(chunk)) onFrame(f as Frame);
+  });
+  const input = child.stdio[3] as Writable;
+  return (frame) => input.write(encodeFrame(frame));
+}
+
+const driver = new BwrapDriver();
+function spawnSandboxed(onFrame: (f: Frame) => void): (frame: unknown) => void {
+  const proc = driver.spawn(spec);
+  proc.onExit((code, signal) => fail(`sandboxed worker exited (${code ?? signal}): ${proc.outputTail}`));
+  proc.onFrame((f) => onFrame(f as unknown as Frame));
+  return (frame) => proc.send(frame as never);
+}
+
+function fail(why: string): never {
+  console.error(`relay: ${why}`);
+  process.exit(1);
+}
 
 const idle: Worker[] = [];
 const queue: Call[] = [];
@@ -47,24 +83,12 @@ let ready = 0;
 const poolSize = Number(workersArg);
 
 for (let i = 0; i < poolSize; i++) {
-  const child = spawn(argv[0], argv.slice(1), {
-    env: { ORVA_FUNCTION_ID: 'relay', ORVA_ENTRYPOINT: entrypoint },
-    // Same fds as the bwrap driver: frames in on 3, frames out on 4.
-    stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'],
-  });
-  child.on('exit', (code, signal) => {
-    console.error(`relay: worker exited (${code ?? signal})`);
-    process.exit(1);
-  });
-  const w: Worker = { input: child.stdio[3] as Writable, call: null, seq: 0 };
-  const decoder = new FrameDecoder();
-  (child.stdio[4] as Readable).on('data', (chunk: Buffer) => {
-    for (const frame of decoder.push(chunk) as Array<{ type: string; status: number; headers: Record<string, string>; body: Uint8Array }>) {
-      if (frame.type === 'ready') {
-        if (++ready === poolSize) listen();
-        release(w);
-      } else answer(w, frame);
-    }
+  const w: Worker = { send: () => {}, call: null, seq: 0 };
+  w.send = (mode === 'bwrap' ? spawnSandboxed : spawnPlain)((frame) => {
+    if (frame.type === 'ready') {
+      if (++ready === poolSize) listen();
+      release(w);
+    } else answer(w, frame);
   });
 }
 
@@ -76,10 +100,10 @@ function release(w: Worker): void {
 
 function send(w: Worker, call: Call): void {
   w.call = call;
-  w.input.write(encodeFrame({ type: 'invoke', id: String(++w.seq), executionId: 'relay', event: call.event }));
+  w.send({ type: 'invoke', id: String(++w.seq), executionId: 'relay', event: call.event });
 }
 
-function answer(w: Worker, frame: { type: string; status: number; headers: Record<string, string>; body: Uint8Array }): void {
+function answer(w: Worker, frame: Frame): void {
   const call = w.call!;
   w.call = null;
   release(w);
