@@ -11,6 +11,12 @@
  *     applied here: the write path answers only after its own node saw it.
  *  4. Every applied command is emitted to `onApplied` listeners after commit,
  *     so caches and supervisors react on every node the same way.
+ *  5. A watchdog restarts the subscription when the stream is known to hold
+ *     more than was applied and nothing was applied for a whole period: an
+ *     ordered consumer can stall silently after its nats-server restarts
+ *     (seen with an embedded server killed by SIGKILL), and the library's own
+ *     heartbeat check takes up to a minute. The stream head is learnt from
+ *     publish acks (`noteStreamSeq`) and from a stream-info probe when idle.
  *
  * State: the consumer iterator of the current incarnation.
  * Messages received: `{type: 'start'}` (internal, (re)subscribe).
@@ -39,6 +45,11 @@ export interface MetaTarget {
 
 type Msg = { type: 'subscribe' };
 
+/** How often the watchdog checks for progress; a stall is noticed within two periods. */
+const WATCHDOG_MS = 1_000;
+/** Probe the stream head after this many idle watchdog periods (a node that never writes still notices a stall). */
+const PROBE_EVERY_TICKS = 5;
+
 interface Waiter {
   resolve(outcome: ApplyOutcome): void;
   reject(err: Error): void;
@@ -51,6 +62,11 @@ export class MetaApplier extends Actor<Msg> {
   private readonly waiters = new Map<string, Waiter>();
   private readonly listeners: Array<(e: AppliedEvent) => void> = [];
   private stopConsumer: (() => void) | null = null;
+  /** The highest stream sequence known to exist. */
+  private knownHead = 0;
+  private lastTickApplied = -1;
+  private idleTicks = 0;
+  private watchdog: unknown = null;
 
   constructor(opts: { js: JetStreamClient; target: MetaTarget; log: Logger; clock?: Clock }) {
     super({ name: 'meta-applier', log: opts.log, clock: opts.clock });
@@ -73,6 +89,11 @@ export class MetaApplier extends Actor<Msg> {
     });
   }
 
+  /** Tell the applier that the stream holds at least `seq` (from a publish ack). */
+  noteStreamSeq(seq: number): void {
+    if (seq > this.knownHead) this.knownHead = seq;
+  }
+
   /** Forget a waiter whose publish failed. */
   cancelWait(commandId: string): void {
     const w = this.waiters.get(commandId);
@@ -83,6 +104,41 @@ export class MetaApplier extends Actor<Msg> {
 
   protected override preStart(): void {
     this.tell({ type: 'subscribe' });
+    if (this.watchdog === null) this.scheduleWatchdog();
+  }
+
+  private scheduleWatchdog(): void {
+    this.watchdog = this.clock.setTimeout(() => {
+      this.watchdog = null;
+      if (this.isStopped) return;
+      this.checkProgress();
+      this.scheduleWatchdog();
+    }, WATCHDOG_MS);
+  }
+
+  private checkProgress(): void {
+    const applied = this.target.appliedSeq();
+    const progressed = applied !== this.lastTickApplied;
+    this.lastTickApplied = applied;
+    if (progressed) {
+      this.idleTicks = 0;
+      return;
+    }
+    if (this.knownHead > applied && this.stopConsumer !== null) {
+      this.log.warn({ applied, streamHead: this.knownHead }, 'META consumer stalled; resubscribing');
+      // Ending the iterator ends receive() with an error: the supervisor resubscribes from the store's sequence.
+      this.stopConsumer();
+      this.stopConsumer = null;
+      return;
+    }
+    this.idleTicks += 1;
+    if (this.idleTicks % PROBE_EVERY_TICKS === 0) {
+      this.js.streams
+        .get(STREAMS.meta)
+        .then((st) => st.info())
+        .then((info) => this.noteStreamSeq(info.state.last_seq))
+        .catch(() => {});
+    }
   }
 
   protected override onCrash(): void {
@@ -92,6 +148,8 @@ export class MetaApplier extends Actor<Msg> {
 
   override stop(): void {
     super.stop();
+    if (this.watchdog !== null) this.clock.clearTimeout(this.watchdog);
+    this.watchdog = null;
     this.stopConsumer?.();
     this.stopConsumer = null;
     for (const [id, w] of this.waiters) {
@@ -108,6 +166,7 @@ export class MetaApplier extends Actor<Msg> {
     const messages = await consumer.consume();
     this.stopConsumer = () => void messages.stop();
     this.log.info({ from }, 'tailing META stream');
+    this.noteStreamSeq(from - 1);
     // The loop runs for the life of this incarnation; it ends only on stop() or a crash.
     for await (const m of messages) {
       if (this.isStopped) return;

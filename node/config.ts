@@ -42,6 +42,8 @@ export interface Config {
   /** ORVA_MASTER_KEY (64 hex digits or base64 of 32 bytes) or ORVA_MASTER_KEY_FILE; default a 0600 file in the data dir. */
   masterKeyFile: string;
   masterKey: string | null;
+  /** ORVA_SNAPSHOT_EVERY, default 1000: applied META commands between metadata snapshots. */
+  snapshotEvery: number;
   /** ORVA_EXECUTION_RETENTION_DAYS, default 7. */
   executionRetentionDays: number;
   /** ORVA_PIP_ARGS: extra pip arguments for python builds, e.g. `--index-url http://mirror/simple`. */
@@ -88,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     versionsKeep: intVar(env, 'ORVA_VERSIONS_KEEP', 5, 1, 1000),
     masterKeyFile: env.ORVA_MASTER_KEY_FILE || join(dataDir, 'master.key'),
     masterKey: env.ORVA_MASTER_KEY || null,
+    snapshotEvery: intVar(env, 'ORVA_SNAPSHOT_EVERY', 1000, 10, 10_000_000),
     executionRetentionDays: intVar(env, 'ORVA_EXECUTION_RETENTION_DAYS', 7, 1, 3650),
     pipArgs: (env.ORVA_PIP_ARGS ?? '').split(/\s+/).filter(Boolean),
   };

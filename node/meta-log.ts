@@ -59,7 +59,8 @@ export class MetaLog {
     const applied = this.applier.waitFor(envelope.id, APPLY_TIMEOUT_MS);
     applied.catch(() => {});
     try {
-      await this.js.publish(subjects.metaCommands(), JSON.stringify(envelope), { msgID: envelope.id, timeout: 5_000 });
+      const ack = await this.js.publish(subjects.metaCommands(), JSON.stringify(envelope), { msgID: envelope.id, timeout: 5_000 });
+      this.applier.noteStreamSeq(ack.seq);
     } catch (err) {
       this.applier.cancelWait(envelope.id);
       this.log.error({ err, type: cmd.type }, 'META publish failed');

@@ -46,6 +46,7 @@ import { systemRoutes } from './resources/system.ts';
 import { BwrapDriver } from './sandbox/bwrap.ts';
 import { loadMasterKey, SecretBox } from './secret-box.ts';
 import { RouteTable } from './route-table.ts';
+import { restoreSnapshot, Snapshotter } from './snapshots.ts';
 import type { Services } from './services.ts';
 import { Store } from './store/store.ts';
 
@@ -74,8 +75,6 @@ export class OrvaNode {
 
   async start(): Promise<void> {
     const { config, log } = this;
-    const store = (this.store = new Store(join(config.dataDir, 'orva.db')));
-
     let natsUrl = config.natsUrl;
     if (natsUrl === null) {
       this.nats = new EmbeddedNats(config.natsBin, config.dataDir, log.child({ component: 'nats' }));
@@ -85,9 +84,16 @@ export class OrvaNode {
     const jsm = await jetstreamManager(nc);
     await ensureMetaStream(jsm, config.metaReplicas);
     const js = jetstream(nc);
+    const objm = new Objm(nc);
+    const bucketOpts = { storage: StorageType.File, replicas: config.metaReplicas };
+    const snapshotBucket = await objm.create(BUCKETS.snapshots, bucketOpts);
+    const dbPath = join(config.dataDir, 'orva.db');
+    await restoreSnapshot(snapshotBucket, jsm, dbPath, log);
+    const store = (this.store = new Store(dbPath));
+    const snapshotter = new Snapshotter(snapshotBucket, jsm, store, dbPath, config.snapshotEvery, log.child({ component: 'snapshots' }));
 
     const artifacts = new Artifacts(
-      await new Objm(nc).create(BUCKETS.artifacts, { storage: StorageType.File, replicas: config.metaReplicas }),
+      await objm.create(BUCKETS.artifacts, bucketOpts),
       config.dataDir,
       log.child({ component: 'artifacts' }),
     );
@@ -140,7 +146,10 @@ export class OrvaNode {
       secretBox,
       routeTable,
     });
-    applier.onApplied(({ envelope }) => this.react(envelope.cmd));
+    applier.onApplied(({ envelope }) => {
+      this.react(envelope.cmd);
+      snapshotter.count();
+    });
 
     const caughtUp = this.waitCaughtUp((await jsm.streams.info(STREAMS.meta)).state.last_seq);
     applier.start();

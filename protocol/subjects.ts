@@ -10,6 +10,7 @@ export const STREAMS = {
 export const BUCKETS = {
   artifacts: 'ORVA_ARTIFACTS',
   members: 'ORVA_MEMBERS',
+  snapshots: 'ORVA_SNAPSHOTS',
 } as const;
 
 const TOKEN_RE = /^[A-Za-z0-9_-]{1,64}$/;

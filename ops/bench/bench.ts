@@ -3,8 +3,10 @@
  *
  *  1. warm invoke throughput and p50/p99 (wrk) of a hello-world handler, node
  *     and python, at c = 1, 32, 128, through a real node (embedded NATS);
- *  2. the same load on two reference points built here: a bare uWS hello
- *     server and a uWS → pipe → adapter relay (the design's floor);
+ *  2. the same load on the reference points built here: a bare uWS hello
+ *     server, a uWS → pipe → adapter relay (the design's floor), and that
+ *     relay with the adapter in the project's bwrap sandbox (the sandbox's
+ *     share of the gap);
  *  3. cold-start latency per runtime (PUT env_vars drains the pool);
  *  4. deploy-to-first-success per runtime.
  *
@@ -35,6 +37,9 @@ const DEPLOY_SAMPLES = QUICK ? 1 : 3;
 /** Same ceiling for the Orva node and the relay (Orva's default, set explicitly). */
 const POOL_WORKERS = 8;
 
+const BARE = 'bare uWS';
+const RELAY = 'relay (floor)';
+const RELAY_BWRAP = 'relay + bwrap';
 const NODE_CODE = "exports.handler = async () => ({hello: 'world'})\n";
 const PYTHON_CODE = 'def handler(event):\n    return {"hello": "world"}\n';
 type Runtime = 'node' | 'python';
@@ -458,7 +463,7 @@ const ratio = (a?: WrkResult, b?: WrkResult) => (a && b ? `${(b.rps / a.rps).toF
 function evaluate(rep: Report): void {
   const node32 = rep.load['orva node']?.[32];
   const py32 = rep.load['orva python']?.[32];
-  const relay32 = rep.load['relay (node adapter)']?.[32];
+  const relay32 = rep.load[RELAY]?.[32];
   const t = (target: string, measured: string, pass: boolean | null) => rep.targets.push({ target, measured, pass });
   t('node ≥ 15,000 req/s at c=32', node32 ? `${node32.rps} req/s` : 'not measured', node32 ? node32.rps >= 15_000 : null);
   t('node p99 ≤ 5 ms at c=32', node32 ? `${f1(node32.p99)} ms` : 'not measured', node32 ? node32.p99 <= 5 : null);
@@ -487,13 +492,11 @@ function markdown(rep: Report): string {
   }
   L.push('', `CPU is % of one core (the machine has ${100 * m.cpus}): the server process, its descendants (workers, embedded nats-server), wrk, and everything else on the machine. Background load before the run: ${m.backgroundLoad} %.`, '');
   L.push('## Ratios (throughput)', '');
-  L.push('| c | relay / orva node | bare uWS / orva node | relay / orva python | bare uWS / orva python |', '|---:|---:|---:|---:|---:|');
+  L.push('How many times the reference\'s req/s the Orva node\'s is short of (1.00× = as fast).', '');
+  L.push('| c | relay / orva node | relay+bwrap / orva node | bare uWS / orva node | relay / orva python | bare uWS / orva python |', '|---:|---:|---:|---:|---:|---:|');
   for (const c of CONCURRENCY) {
-    const bare = rep.load['bare uWS']?.[c];
-    const relay = rep.load['relay (node adapter)']?.[c];
-    const on = rep.load['orva node']?.[c];
-    const op = rep.load['orva python']?.[c];
-    L.push(`| ${c} | ${ratio(on, relay)} | ${ratio(on, bare)} | ${ratio(op, relay)} | ${ratio(op, bare)} |`);
+    const [bare, relay, sandboxed, on, op] = [BARE, RELAY, RELAY_BWRAP, 'orva node', 'orva python'].map((k) => rep.load[k]?.[c]);
+    L.push(`| ${c} | ${ratio(on, relay)} | ${ratio(on, sandboxed)} | ${ratio(on, bare)} | ${ratio(op, relay)} | ${ratio(op, bare)} |`);
   }
   L.push('', '## Cold start (PUT env_vars drains the pool, then one timed call)', '');
   L.push('| runtime | samples | p50 ms | p90 ms | confirmed cold_start | server duration_ms p50 |', '|---|---:|---:|---:|---:|---:|');
@@ -547,26 +550,28 @@ async function main(): Promise<void> {
   };
 
   console.error('bare uWS hello server');
-  await attempt('bare uWS', async () => {
+  await attempt(BARE, async () => {
     const s = await startReference('uws-hello.ts', []);
     try {
-      rep.load['bare uWS'] = await loadPoints('bare uWS', `http://127.0.0.1:${s.port}/fn/hello`, s.proc.pid!);
+      rep.load[BARE] = await loadPoints(BARE, `http://127.0.0.1:${s.port}/fn/hello`, s.proc.pid!);
     } finally {
       await stop(s.proc);
     }
   });
 
-  console.error('relay: uWS → pipe → node adapter, no sandbox');
-  await attempt('relay', async () => {
-    const dir = tempDir('relay');
-    writeFileSync(join(dir, 'handler.js'), NODE_CODE);
-    const s = await startReference('relay.ts', [String(POOL_WORKERS), join(dir, 'handler.js')]);
-    try {
-      rep.load['relay (node adapter)'] = await loadPoints('relay', `http://127.0.0.1:${s.port}/fn/hello`, s.proc.pid!);
-    } finally {
-      await stop(s.proc);
-    }
-  });
+  const relayDir = tempDir('relay');
+  writeFileSync(join(relayDir, 'handler.js'), NODE_CODE);
+  for (const [name, mode] of [[RELAY, 'plain'], [RELAY_BWRAP, 'bwrap']] as const) {
+    console.error(name);
+    await attempt(name, async () => {
+      const s = await startReference('relay.ts', [String(POOL_WORKERS), relayDir, mode]);
+      try {
+        rep.load[name] = await loadPoints(name, `http://127.0.0.1:${s.port}/fn/hello`, s.proc.pid!);
+      } finally {
+        await stop(s.proc);
+      }
+    });
+  }
 
   console.error('orva node (embedded NATS, bwrap sandbox)');
   await attempt('orva node', async () => {

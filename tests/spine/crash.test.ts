@@ -12,9 +12,12 @@ import { eventually } from '../helpers/assert.ts';
 import { call } from '../helpers/http.ts';
 import { type NodeHandle, startNode } from '../helpers/processes.ts';
 
-const BURST = 200;
+/** At most this many creates in the burst. */
+const BURST = 400;
+/** Concurrent clients in the burst. */
+const WRITERS = 24;
 /** Kill once this many creates were acknowledged: the rest are in flight. */
-const KILL_AFTER_ACKS = 30;
+const KILL_AFTER_ACKS = 60;
 
 let node: NodeHandle | null = null;
 after(async () => {
@@ -71,22 +74,27 @@ test('crash - kill -9 the node while it applies a burst of writes, restart it: e
   const { dataDir, adminKey } = first;
   assert.ok(pidsMatching(dataDir).length > 0, 'the embedded nats-server should be running');
 
+  // WRITERS clients each create functions back to back, so requests are always
+  // in flight when the kill lands, however fast the node or slow this process.
   const acked = new Map<string, string>();
   let failed = 0;
+  let next = 0;
   let killing: Promise<void> | null = null;
-  const burst = Array.from({ length: BURST }, async (_, i) => {
-    const name = `crash-${String(i).padStart(3, '0')}`;
-    try {
-      const r = await call(first.url, 'POST', '/api/v1/functions', { key: adminKey, body: { name, runtime: 'node' } });
-      assert.equal(r.status, 201, r.text);
-      acked.set(r.json.id, name);
-      if (acked.size === KILL_AFTER_ACKS) killing ??= first.kill9();
-    } catch (err) {
-      if (err instanceof assert.AssertionError) throw err;
-      failed += 1;
+  const writer = async () => {
+    while (next < BURST && killing === null) {
+      const name = `crash-${String(next++).padStart(3, '0')}`;
+      try {
+        const r = await call(first.url, 'POST', '/api/v1/functions', { key: adminKey, body: { name, runtime: 'node' } });
+        assert.equal(r.status, 201, r.text);
+        acked.set(r.json.id, name);
+        if (acked.size === KILL_AFTER_ACKS) killing ??= first.kill9();
+      } catch (err) {
+        if (err instanceof assert.AssertionError) throw err;
+        failed += 1;
+      }
     }
-  });
-  await Promise.all(burst);
+  };
+  await Promise.all(Array.from({ length: WRITERS }, writer));
   await killing;
   assert.ok(failed > 0, `the kill landed after the burst (${acked.size} acked): nothing was in flight`);
 
@@ -142,6 +150,11 @@ test('crash - the embedded nats-server is restarted when it dies, and writes wor
     return undefined;
   }, 15_000, 200);
   assert.equal((await call(url, 'GET', `/api/v1/functions/${created.id}`, { key: adminKey })).status, 200);
+  // Writes keep working, not just the first few (the applier's consumer once stalled after four).
+  for (let i = 0; i < 12; i++) {
+    const r = await call(url, 'POST', '/api/v1/functions', { key: adminKey, body: { name: `steady-${i}`, runtime: 'node' } });
+    assert.equal(r.status, 201, `write ${i} after the nats-server restart: ${r.text}`);
+  }
   assert.equal(await node.stop(), 0);
   node = null;
   assert.deepEqual(pidsMatching(dataDir), []);

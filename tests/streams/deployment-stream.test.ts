@@ -11,7 +11,7 @@ before(async () => {
   node = await startNode();
 });
 after(async () => {
-  await node.stop();
+  const t0 = Date.now(); await node.stop(); console.log("STOP", Date.now() - t0);
 });
 
 const QUICK = `exports.handler = async () => ({ ok: true });`;
