@@ -42,6 +42,8 @@ export interface Config {
   /** ORVA_MASTER_KEY (64 hex digits or base64 of 32 bytes) or ORVA_MASTER_KEY_FILE; default a 0600 file in the data dir. */
   masterKeyFile: string;
   masterKey: string | null;
+  /** ORVA_KEY_TOUCH_INTERVAL_MS, default 30000: how often API-key uses are written to last_used_at (one META command). */
+  keyTouchIntervalMs: number;
   /** ORVA_SNAPSHOT_EVERY, default 1000: applied META commands between metadata snapshots. */
   snapshotEvery: number;
   /** ORVA_EXECUTION_RETENTION_DAYS, default 7. */
@@ -90,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     versionsKeep: intVar(env, 'ORVA_VERSIONS_KEEP', 5, 1, 1000),
     masterKeyFile: env.ORVA_MASTER_KEY_FILE || join(dataDir, 'master.key'),
     masterKey: env.ORVA_MASTER_KEY || null,
+    keyTouchIntervalMs: intVar(env, 'ORVA_KEY_TOUCH_INTERVAL_MS', 30_000, 100, 86_400_000),
     snapshotEvery: intVar(env, 'ORVA_SNAPSHOT_EVERY', 1000, 10, 10_000_000),
     executionRetentionDays: intVar(env, 'ORVA_EXECUTION_RETENTION_DAYS', 7, 1, 3650),
     pipArgs: (env.ORVA_PIP_ARGS ?? '').split(/\s+/).filter(Boolean),

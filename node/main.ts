@@ -1,10 +1,13 @@
 /** The `orva` node process: config from the environment, graceful stop on SIGTERM/SIGINT. */
 import { loadConfig } from './config.ts';
+import { closeInheritedFds } from './inherited-fds.ts';
 import { createLogger } from './logger.ts';
 import { OrvaNode } from './node.ts';
 
+const inherited = closeInheritedFds();
 const config = loadConfig();
 const log = createLogger(config.logLevel, config.nodeId);
+if (inherited.length > 0) log.info({ fds: inherited }, 'closed inherited descriptors so no sandbox receives them');
 const node = new OrvaNode(config, log);
 
 let stopping = false;

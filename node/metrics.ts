@@ -5,6 +5,7 @@
  * Pool gauges and the META lag are read at scrape time, not kept up to date.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { PoolEvent } from '../actors/function-supervisor.ts';
 import type { ExecutionRecord, ExecutionStatus } from './executions/execution-log.ts';
 import type { Services } from './services.ts';
 
@@ -28,13 +29,16 @@ export interface LatencySummary {
 }
 
 type PoolStats = { idle: number; busy: number; starting: number; waiting: number };
+type Scaled = Extract<PoolEvent, { type: 'scaled' }>;
 
 export interface FunctionMetrics {
   invocations: Record<ExecutionStatus, number>;
   cold_starts: number;
   latency_ms: LatencySummary;
-  /** Absent when this node has no pool for the function yet. */
+  /** Null when this node has no pool for the function yet. */
   pool: PoolStats | null;
+  /** The autoscaler's latest decision; null before its first. */
+  autoscaler: { desired: number; live: number; panic: boolean; concurrency: number } | null;
 }
 
 /** metrics.json and the SSE `metrics` event. */
@@ -86,7 +90,7 @@ export class LatencyWindow {
 }
 
 export class NodeMetrics {
-  readonly registry = new Registry();
+  private readonly registry = new Registry();
   private readonly invocations: Counter<'function' | 'status'>;
   private readonly duration: Histogram<'function'>;
   private readonly coldStarts: Counter<'function'>;
@@ -94,6 +98,7 @@ export class NodeMetrics {
   private readonly poolEvents: Counter<'type'>;
   private readonly overall = new LatencyWindow(NODE_SAMPLES);
   private readonly windows = new Map<string, LatencyWindow>();
+  private readonly scaled = new Map<string, Scaled>();
   /** Records taken since the last flush: the invoke path only pushes a reference. */
   private pending: ExecutionRecord[] = [];
   private cpuMark = { at: performance.now(), usage: process.cpuUsage() };
@@ -132,6 +137,27 @@ export class NodeMetrics {
         for (const [fn, st] of Object.entries(pools.stats())) this.set({ function: fn }, st.waiting);
       },
     });
+    const scaled = this.scaled;
+    new Gauge({
+      name: 'orva_autoscaler_desired_workers',
+      help: "The autoscaler's latest desired worker count, by function",
+      labelNames: ['function'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [fn, e] of scaled) this.set({ function: fn }, e.desired);
+      },
+    });
+    new Gauge({
+      name: 'orva_autoscaler_panic',
+      help: '1 while the autoscaler scales on its short panic window, by function',
+      labelNames: ['function'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [fn, e] of scaled) this.set({ function: fn }, e.panic ? 1 : 0);
+      },
+    });
     const metaLag = () => this.metaLag();
     new Gauge({
       name: 'orva_meta_apply_lag_commands',
@@ -147,9 +173,12 @@ export class NodeMetrics {
     s.events.on((e) => {
       if (e.type === 'execution') {
         if (this.pending.push(e.record) === 1) setImmediate(() => this.flush());
-      } else if (e.type === 'pool') this.poolEvents.inc({ type: e.event.type });
-      else if ((e.deployment.status === 'succeeded' || e.deployment.status === 'failed') && e.deployment.node === s.config.nodeId) {
-        this.builds.inc({ result: e.deployment.status });
+      } else if (e.type === 'pool') {
+        this.poolEvents.inc({ type: e.event.type });
+        if (e.event.type === 'scaled') this.scaled.set(e.event.functionId, e.event);
+      } else if (e.type === 'deployment') {
+        const { status, node } = e.deployment;
+        if ((status === 'succeeded' || status === 'failed') && node === s.config.nodeId) this.builds.inc({ result: status });
       }
     });
   }
@@ -178,6 +207,7 @@ export class NodeMetrics {
         cold_starts: 0,
         latency_ms: (this.windows.get(id) ?? EMPTY_WINDOW).summary(now, WINDOW_MS),
         pool: pools[id] ?? null,
+        autoscaler: autoscalerJson(this.scaled.get(id)),
       });
     const byStatus = zeroStatuses();
     for (const v of calls.values) {
@@ -189,7 +219,7 @@ export class NodeMetrics {
       fnOf(String(v.labels.function)).cold_starts += v.value;
       coldStarts += v.value;
     }
-    for (const id of Object.keys(pools)) fnOf(id);
+    for (const id of [...Object.keys(pools), ...this.scaled.keys()]) fnOf(id);
     const count = <L extends string>(m: { values: Array<{ labels: Partial<Record<L, string | number>>; value: number }> }, label: L) =>
       Object.fromEntries(m.values.map((v) => [String(v.labels[label]), v.value]));
     return {
@@ -226,6 +256,7 @@ export class NodeMetrics {
 
   /** Drop the series of deleted functions, so their label values do not pile up in every scrape. */
   private forgetDeletedFunctions(): void {
+    for (const id of this.scaled.keys()) if (!this.s.registry.get(id)) this.scaled.delete(id);
     for (const id of this.windows.keys()) {
       if (this.s.registry.get(id)) continue;
       this.windows.delete(id);
@@ -268,17 +299,10 @@ export class NodeMetrics {
 
 const EMPTY_WINDOW = new LatencyWindow(1);
 
-function zeroStatuses(): Record<ExecutionStatus, number> {
-  return { succeeded: 0, failed: 0, timeout: 0, crashed: 0, rejected: 0 };
+function autoscalerJson(e: Scaled | undefined): FunctionMetrics['autoscaler'] {
+  return e ? { desired: e.desired, live: e.live, panic: e.panic, concurrency: e.concurrency } : null;
 }
 
-/**
- * One NodeMetrics per node, shared by the metrics and events resources.
- * Services has no metrics member yet; the first route factory to ask creates it.
- */
-const perNode = new WeakMap<Services, NodeMetrics>();
-export function nodeMetrics(s: Services): NodeMetrics {
-  let m = perNode.get(s);
-  if (!m) perNode.set(s, (m = new NodeMetrics(s)));
-  return m;
+function zeroStatuses(): Record<ExecutionStatus, number> {
+  return { succeeded: 0, failed: 0, timeout: 0, crashed: 0, rejected: 0 };
 }

@@ -3,7 +3,7 @@
  * HTTP ingress. `start` brings it up in dependency order; `stop` is the
  * graceful drain: stop taking work, finish in-flight calls, flush, leave.
  */
-import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -17,13 +17,14 @@ import { BUCKETS, STREAMS } from '../protocol/subjects.ts';
 import { Artifacts } from './artifacts.ts';
 import { KeyCache } from './auth/key-cache.ts';
 import { LoginLimiter } from './auth/login-limiter.ts';
-import { newApiKey } from './auth/tokens.ts';
+import { newApiKey, sha256Hex } from './auth/tokens.ts';
 import { type Config, poolDefaults } from './config.ts';
 import { apiHandler } from './http/api.ts';
 import { HttpServer } from './http/server.ts';
 import { ensureMetaStream, MetaLog } from './meta-log.ts';
 import { EventBus } from './events.ts';
 import { ExecutionLog } from './executions/execution-log.ts';
+import { NodeMetrics } from './metrics.ts';
 import { EmbeddedNats } from './nats-embedded.ts';
 import { Pools } from './pools.ts';
 import { FunctionRegistry } from './registry.ts';
@@ -50,8 +51,6 @@ import { restoreSnapshot, Snapshotter } from './snapshots.ts';
 import type { Services } from './services.ts';
 import { Store } from './store/store.ts';
 
-/** How often API-key uses are flushed to `last_used_at` through the META log. */
-const KEY_TOUCH_INTERVAL_MS = 30_000;
 /** How long a graceful stop waits for in-flight requests. */
 const DRAIN_GRACE_MS = 30_000;
 
@@ -129,6 +128,7 @@ export class OrvaNode {
       keepVersions: config.versionsKeep,
       log,
     }));
+    const metrics = new NodeMetrics({ config, clock: systemClock, events, pools, meta, store, registry, log });
     const s: Services = (this.services = {
       config,
       log,
@@ -145,9 +145,11 @@ export class OrvaNode {
       events,
       secretBox,
       routeTable,
+      metrics,
     });
-    applier.onApplied(({ envelope }) => {
-      this.react(envelope.cmd);
+    applier.onApplied(({ envelope, outcome }) => {
+      // A command refused at apply changed nothing, so nothing reacts to it.
+      if (outcome.ok) this.react(envelope.cmd);
       snapshotter.count();
     });
 
@@ -182,7 +184,7 @@ export class OrvaNode {
     // Everything else is a custom route or nothing.
     http.handle('/*', invoke.byRoute);
     this.port = await http.listen();
-    this.touchTimer = setInterval(() => void this.flushKeyUses(), KEY_TOUCH_INTERVAL_MS);
+    this.touchTimer = setInterval(() => void this.flushKeyUses(), config.keyTouchIntervalMs);
     this.touchTimer.unref();
     log.info({ port: this.port, host: config.host, nats: config.natsUrl ? 'external' : 'embedded', appliedSeq: store.appliedSeq() }, 'orva node listening');
   }
@@ -251,13 +253,27 @@ export class OrvaNode {
 
   /**
    * The first start creates an admin key with all four permissions, written
-   * once to a 0600 file; only its path and prefix are logged, never the key.
-   * In a cluster the apply lets exactly one node's key win.
+   * to a 0600 file; only its path and prefix are logged, never the key. It is
+   * issued once per cluster (the apply lets exactly one node's key win, and a
+   * revoked one is not re-issued). The file is written before the key is
+   * published and renamed after, so a crash in between loses nothing: the
+   * next start finishes the rename if the key made it into the log.
    */
   private async ensureBootstrapKey(s: Services): Promise<void> {
-    if (s.store.apiKeys().some((k) => k.bootstrap === 1)) return;
+    const file = join(s.config.dataDir, 'admin.key');
+    const pending = `${file}.pending`;
+    if (s.store.bootstrapIssued()) {
+      if (existsSync(pending)) {
+        const issued = s.store.apiKeys().some((k) => k.hash === sha256Hex(readFileSync(pending, 'utf8').trim()));
+        if (issued) renameSync(pending, file);
+        else rmSync(pending);
+      }
+      return;
+    }
     const key = newApiKey();
     const now = Date.now();
+    rmSync(pending, { force: true });
+    writeFileSync(pending, `${key.plaintext}\n`, { mode: 0o600 });
     try {
       await s.meta.submit({
         type: 'key.create',
@@ -271,13 +287,11 @@ export class OrvaNode {
         bootstrap: true,
       });
     } catch (err) {
+      rmSync(pending, { force: true });
       if ((err as { code?: string }).code === 'CONFLICT') return;
       throw err;
     }
-    const file = join(s.config.dataDir, 'admin.key');
-    if (existsSync(file)) rmSync(file);
-    writeFileSync(file, `${key.plaintext}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
+    renameSync(pending, file);
     s.log.warn({ file, prefix: key.prefix }, 'bootstrap admin API key created; read it from this file (shown nowhere else)');
   }
 

@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import type { EventBus } from './events.ts';
 import type { ExecutionLog } from './executions/execution-log.ts';
 import type { MetaLog } from './meta-log.ts';
+import type { NodeMetrics } from './metrics.ts';
 import type { Pools } from './pools.ts';
 import type { FunctionRegistry } from './registry.ts';
 import type { RouteTable } from './route-table.ts';
@@ -29,5 +30,6 @@ export interface Services {
   executions: ExecutionLog;
   events: EventBus;
   secretBox: SecretBox;
+  metrics: NodeMetrics;
   routeTable: RouteTable;
 }

@@ -1,4 +1,4 @@
-import { test, describe, after } from 'node:test';
+import { test, describe, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,9 @@ import { BwrapDriver } from '../node/sandbox/bwrap.ts';
 const driver = new BwrapDriver();
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+/** Workers not yet exited; a failed test's worker must not keep the runner alive. */
+const live = new Set<WorkerProcess>();
+afterEach(() => live.forEach((w) => w.kill()));
 
 /** A fresh version dir holding `files` (paths relative to it). */
 function codeDir(files: Record<string, string>): string {
@@ -44,6 +47,8 @@ class TestWorker {
 
   constructor(spec: SpawnSpec) {
     this.proc = driver.spawn(spec);
+    live.add(this.proc);
+    this.proc.onExit(() => live.delete(this.proc));
     this.proc.onFrame((f) => {
       if (this.#waiting) {
         this.#waiting(f);

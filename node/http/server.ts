@@ -112,7 +112,8 @@ export class HttpServer {
     }
     const declared = headers['content-length'];
     if (declared !== undefined && Number(declared) > this.opts.bodyLimitBytes) {
-      this.writeError(res, state, ctx, tooLarge(this.opts.bodyLimitBytes), true);
+      // uWS drains a body after the answer; one declared far too large is not worth draining.
+      this.writeError(res, state, ctx, tooLarge(this.opts.bodyLimitBytes), Number(declared) > this.opts.bodyLimitBytes * DISCARD_FACTOR);
       finish();
       return;
     }
@@ -147,20 +148,23 @@ export class HttpServer {
     const limit = this.opts.bodyLimitBytes;
     let chunks: Buffer[] | null = [];
     let size = 0;
+    let answered = false;
     res.onData((ab, isLast) => {
-      if (chunks === null) return;
+      if (answered) return;
       size += ab.byteLength;
       if (size > limit) {
+        // Answer now but keep the connection: uWS drains the rest, so a client still uploading reads its 413.
+        answered = true;
         chunks = null;
-        this.writeError(res, state, ctx, tooLarge(limit), true);
+        this.writeError(res, state, ctx, tooLarge(limit), false);
         finish();
         return;
       }
       // uWS reuses the ArrayBuffer after this callback returns: copy it.
-      chunks.push(Buffer.copyBytesFrom(new Uint8Array(ab)));
+      chunks!.push(Buffer.copyBytesFrom(new Uint8Array(ab)));
       if (isLast) {
-        const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-        chunks = null;
+        const body = chunks!.length === 1 ? chunks![0] : Buffer.concat(chunks!, size);
+        answered = true;
         run(body);
       }
     });
@@ -256,6 +260,9 @@ export class HttpServer {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A declared oversize body up to this many times the limit is drained (not cut off) after its 413. */
+const DISCARD_FACTOR = 4;
 
 /** Unsent writes a streaming client may fall behind by before it is dropped. */
 const SLOW_CLIENT_BACKLOG = 256;

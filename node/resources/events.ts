@@ -5,11 +5,11 @@
  * client that falls behind is dropped by its sink and resumes with
  * Last-Event-ID.
  */
+import { randomBytes } from 'node:crypto';
 import { OrvaError } from '../../protocol/errors.ts';
 import type { Route } from '../http/api.ts';
 import type { StreamSink } from '../http/context.ts';
 import { openSse, SSE_HEADERS, sseEvent } from '../http/sse.ts';
-import { nodeMetrics } from '../metrics.ts';
 import type { Services } from '../services.ts';
 import { type DeploymentRow, deploymentJson } from '../store/rows.ts';
 
@@ -27,16 +27,17 @@ interface Kept {
 
 /**
  * The /events fan-out. Ids are `<boot>-<seq>`: monotonic on this node, and a
- * Last-Event-ID from an earlier boot (or another node) is recognised as such
- * and gets the whole replay buffer. Frames are written once per tick, so a
- * burst of invocations costs each client one write, not one per call.
+ * Last-Event-ID from an earlier boot or another node (a random boot tag, so
+ * two nodes started in the same millisecond still differ) gets the whole
+ * replay buffer. Events are framed and written once per tick, off the
+ * publisher's turn: a burst of invocations costs each client one write.
  */
 class EventFeed {
-  private readonly boot = Date.now().toString(36);
+  private readonly boot = randomBytes(4).toString('hex');
   private seq = 0;
   private readonly ring: Array<Kept | undefined> = new Array(REPLAY_EVENTS);
   private readonly clients = new Set<StreamSink>();
-  private pending = '';
+  private pending: Kept[] = [];
 
   get listening(): boolean {
     return this.clients.size > 0;
@@ -46,9 +47,7 @@ class EventFeed {
   publish(event: FeedEventName, data: unknown, keep: boolean): void {
     const e = { seq: ++this.seq, event, data };
     if (keep) this.ring[e.seq % REPLAY_EVENTS] = e;
-    if (this.clients.size === 0) return;
-    if (this.pending === '') setImmediate(() => this.flush());
-    this.pending += this.frame(e);
+    if (this.clients.size > 0 && this.pending.push(e) === 1) setImmediate(() => this.flush());
   }
 
   /** Replay what `lastEventId` missed, then follow. */
@@ -76,9 +75,9 @@ class EventFeed {
   }
 
   private flush(): void {
-    if (this.pending === '') return;
-    const chunk = this.pending;
-    this.pending = '';
+    if (this.pending.length === 0) return;
+    const chunk = this.pending.map((e) => this.frame(e)).join('');
+    this.pending = [];
     for (const c of this.clients) if (!c.write(chunk)) this.clients.delete(c);
   }
 
@@ -93,11 +92,12 @@ const TERMINAL = new Set(['succeeded', 'failed']);
 const deploymentEventId = (d: DeploymentRow) => `${d.status}.${d.phase}.${d.updated_at}`;
 
 export function eventRoutes(s: Services): Route[] {
-  const metrics = nodeMetrics(s);
+  const { metrics } = s;
   const feed = new EventFeed();
+  // Logs are dropped here, not at framing, so the replay buffer never pins function or build output
+  // (which can be large); they stay behind their own /logs endpoints.
   s.events.on((e) => {
     if (e.type === 'execution') {
-      // Logs are the function's output: they stay behind /executions/:id/logs.
       const { logs: _logs, ...row } = e.record;
       feed.publish('execution', row, true);
     } else if (e.type === 'deployment') feed.publish('deployment', deploymentJson(e.deployment), true);

@@ -1,10 +1,9 @@
 /** /api/v1/system/metrics (Prometheus text) and metrics.json (the same data for the dashboard). */
 import type { Route } from '../http/api.ts';
-import { nodeMetrics } from '../metrics.ts';
 import type { Services } from '../services.ts';
 
 export function metricRoutes(s: Services): Route[] {
-  const metrics = nodeMetrics(s);
+  const { metrics } = s;
   return [
     {
       method: 'GET',

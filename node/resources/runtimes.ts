@@ -3,13 +3,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { RUNTIMES, type Runtime } from '../../protocol/schemas.ts';
 import type { Route } from '../http/api.ts';
+import { RUNTIMES as SANDBOX_RUNTIMES } from '../runtimes/index.ts';
 import type { Services } from '../services.ts';
 
-/** The interpreters node/runtimes/index.ts starts inside the sandbox. */
-const INTERPRETERS: Record<Runtime, { name: string; binary: string }> = {
-  node: { name: 'Node.js', binary: '/usr/bin/node' },
-  python: { name: 'Python', binary: '/usr/bin/python3.11' },
-};
+const NAMES: Record<Runtime, string> = { node: 'Node.js', python: 'Python' };
 
 /** `v20.20.2` or `Python 3.11.2` → the bare version; null when the interpreter is missing or does not answer. */
 async function versionOf(binary: string): Promise<string | null> {
@@ -26,8 +23,8 @@ export function runtimeRoutes(_s: Services): Route[] {
   const catalog = Promise.all(
     (Object.keys(RUNTIMES) as Runtime[]).map(async (id) => ({
       id,
-      name: INTERPRETERS[id].name,
-      version: await versionOf(INTERPRETERS[id].binary),
+      name: NAMES[id],
+      version: await versionOf(SANDBOX_RUNTIMES[id].interpreter),
       default_entrypoint: RUNTIMES[id].defaultEntrypoint,
       extensions: RUNTIMES[id].extensions,
     })),

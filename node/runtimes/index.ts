@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type { RuntimeName, SpawnSpec } from '../sandbox/driver.ts';
 
 export interface Runtime {
+  /** The interpreter the sandbox runs (also bound read-only). */
+  interpreter: string;
   /** The handler file when a function names none. */
   defaultEntrypoint: string;
   /** Host path of the adapter; the sandbox sees it at `adapterPath`. */
@@ -33,13 +35,14 @@ const adapter = (name: string): string => fileURLToPath(new URL(name, import.met
 
 export const RUNTIMES: Readonly<Record<RuntimeName, Runtime>> = {
   node: {
+    interpreter: '/usr/bin/node',
     defaultEntrypoint: 'handler.js',
     adapterFile: adapter('node-adapter.mjs'),
     adapterPath: '/orva/node-adapter.mjs',
     // One self-contained binary (ICU, OpenSSL, CA roots built in).
     roBinds: ['/usr/bin/node', ...SHARED_LIBRARIES],
     command: (spec) => [
-      '/usr/bin/node',
+      RUNTIMES.node.interpreter,
       // A handler.js with ESM syntax and no package.json loads as ESM instead of failing as CJS.
       '--experimental-detect-module',
       '--disable-warning=ExperimentalWarning',
@@ -50,6 +53,7 @@ export const RUNTIMES: Readonly<Record<RuntimeName, Runtime>> = {
     ],
   },
   python: {
+    interpreter: '/usr/bin/python3.11',
     defaultEntrypoint: 'handler.py',
     adapterFile: adapter('python-adapter.py'),
     adapterPath: '/orva/python-adapter.py',
@@ -64,6 +68,6 @@ export const RUNTIMES: Readonly<Record<RuntimeName, Runtime>> = {
     ],
     // -S: no site module (no host site-packages on sys.path, faster start); -B: /code is read-only
     // anyway; -u: the worker's own stdout/stderr reach the node's diagnostics without delay.
-    command: (spec) => ['/usr/bin/python3.11', '-S', '-B', '-u', '/orva/python-adapter.py', spec.entrypoint],
+    command: (spec) => [RUNTIMES.python.interpreter, '-S', '-B', '-u', '/orva/python-adapter.py', spec.entrypoint],
   },
 };

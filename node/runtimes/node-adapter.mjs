@@ -211,14 +211,14 @@ let current = null;
 
 function appendLog(text) {
   const call = current;
-  if (call.bytes >= LOG_CAP) return;
+  if (call.bytes > LOG_CAP) return; // already truncated
   const n = Buffer.byteLength(text);
   if (call.bytes + n <= LOG_CAP) {
     call.logs += text;
     call.bytes += n;
   } else {
     call.logs += Buffer.from(text).toString('utf8', 0, LOG_CAP - call.bytes) + TRUNCATED;
-    call.bytes = LOG_CAP;
+    call.bytes = LOG_CAP + 1;
   }
 }
 

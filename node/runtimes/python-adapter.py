@@ -53,12 +53,12 @@ _log_bytes = 0
 
 def _append_log(s):
     global _log_bytes
-    if _log_bytes >= LOG_CAP:
+    if _log_bytes > LOG_CAP:  # already truncated
         return
     n = len(s) if s.isascii() else len(s.encode('utf-8', 'replace'))
     if _log_bytes + n > LOG_CAP:
         s = s.encode('utf-8', 'replace')[:LOG_CAP - _log_bytes].decode('utf-8', 'ignore') + TRUNCATED
-        n = LOG_CAP
+        n = LOG_CAP + 1 - _log_bytes  # past the cap: marks it truncated
     _logs.append(s)
     _log_bytes += n
 

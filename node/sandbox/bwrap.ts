@@ -171,7 +171,7 @@ export class BwrapDriver implements SandboxDriver {
 
 class BwrapWorker implements WorkerProcess {
   readonly pid: number;
-  protocolError: string | null = null;
+  #protocolError: string | null = null;
   #tail = '';
   #exited = false;
   #killed = false;
@@ -191,7 +191,7 @@ class BwrapWorker implements WorkerProcess {
 
     const decoder = new FrameDecoder();
     child.stdio[OUTPUT_FD]!.on('data', (chunk: Buffer) => {
-      if (this.protocolError !== null) return;
+      if (this.#protocolError !== null) return;
       let values: unknown[];
       try {
         values = decoder.push(chunk);
@@ -209,6 +209,10 @@ class BwrapWorker implements WorkerProcess {
       this.#exited = true;
       for (const cb of this.#exitListeners) cb(code, signal);
     });
+  }
+
+  get protocolError(): string | null {
+    return this.#protocolError;
   }
 
   get outputTail(): string {
@@ -240,7 +244,7 @@ class BwrapWorker implements WorkerProcess {
   }
 
   #violation(reason: string): void {
-    this.protocolError = reason;
+    this.#protocolError = reason;
     this.kill();
   }
 }

@@ -5,9 +5,12 @@
  */
 import type Database from 'better-sqlite3';
 import type { ApplyOutcome, MetaCommand } from '../../protocol/meta-commands.ts';
+import { UUID_RE } from '../../protocol/ids.ts';
 import type { PoolConfig } from '../../protocol/schemas.ts';
 
 const UPDATABLE_COLUMNS = ['name', 'entrypoint', 'timeout_ms', 'memory_mb', 'cpus', 'env_vars', 'network_mode', 'auth_mode', 'status'] as const;
+
+const HASH_RE = /^[0-9a-f]{64}$/;
 
 const POOL_FIELDS = ['min_warm', 'max_warm', 'idle_ttl_seconds', 'target_concurrency', 'scale_to_zero'] as const;
 
@@ -28,6 +31,10 @@ function activate(db: Database.Database, functionId: string, deploymentId: strin
 
 function conflict(message: string, details?: Record<string, unknown>): ApplyOutcome {
   return { ok: false, code: 'CONFLICT', message, details };
+}
+
+function invalid(message: string): ApplyOutcome {
+  return { ok: false, code: 'VALIDATION', message };
 }
 
 function notFound(message: string, details?: Record<string, unknown>): ApplyOutcome {
@@ -57,11 +64,13 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
       db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(cmd.token_hash);
       return OK;
     case 'key.create': {
-      if (cmd.bootstrap && db.prepare('SELECT 1 FROM api_keys WHERE bootstrap = 1').get()) return conflict('a bootstrap key already exists');
+      // Issued once per cluster, ever: revoking it must not make the next start mint another.
+      if (cmd.bootstrap && db.prepare("SELECT 1 FROM meta_state WHERE key = 'bootstrap_issued'").get()) return conflict('a bootstrap key was already issued');
       if (db.prepare('SELECT 1 FROM api_keys WHERE prefix = ?').get(cmd.prefix)) return conflict('key prefix collision');
       db.prepare(
         'INSERT INTO api_keys (id, name, prefix, hash, permissions, created_at, expires_at, bootstrap) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ).run(cmd.id, cmd.name, cmd.prefix, cmd.hash, JSON.stringify(cmd.permissions), cmd.at, cmd.expires_at, cmd.bootstrap ? 1 : 0);
+      if (cmd.bootstrap) db.prepare("INSERT INTO meta_state (key, value) VALUES ('bootstrap_issued', 1)").run();
       return OK;
     }
     case 'key.revoke': {
@@ -75,6 +84,8 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
     }
     case 'function.create': {
       const f = cmd.fn;
+      // Ids name directories on every node: never trust their shape to the publisher.
+      if (!UUID_RE.test(f.id)) return invalid('function id must be a UUID');
       if (db.prepare('SELECT 1 FROM functions WHERE name = ?').get(f.name)) return conflict(`a function named ${f.name} already exists`, { name: f.name });
       db.prepare(
         `INSERT INTO functions (id, name, runtime, entrypoint, memory_mb, cpus, timeout_ms, env_vars, network_mode, auth_mode, status, version, created_at, updated_at)
@@ -130,10 +141,12 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
         cmd.at,
         cmd.id,
       );
+      if (cmd.status === 'succeeded' && !HASH_RE.test(cmd.code_hash ?? '')) return invalid('code_hash must be 64 hex digits');
       if (cmd.status === 'succeeded') activate(db, dep.function_id, cmd.id, cmd.code_hash!, cmd.keep_versions, cmd.at);
       return OK;
     }
     case 'deployment.rollback': {
+      if (!HASH_RE.test(cmd.code_hash)) return invalid('code_hash must be 64 hex digits');
       if (!db.prepare('SELECT 1 FROM functions WHERE id = ?').get(cmd.function_id)) return notFound(`function ${cmd.function_id} not found`, { function_id: cmd.function_id });
       const live = db.prepare("SELECT 1 FROM deployments WHERE function_id = ? AND code_hash = ? AND status = 'succeeded' AND pruned_at IS NULL").get(cmd.function_id, cmd.code_hash);
       if (!live) return { ok: false, code: 'VERSION_GCD', message: `version ${cmd.code_hash} was pruned`, details: { code_hash: cmd.code_hash } };

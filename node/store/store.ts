@@ -56,6 +56,10 @@ export class Store {
 
   // Reads. Each is local and synchronous.
 
+  bootstrapIssued(): boolean {
+    return this.db.prepare("SELECT 1 FROM meta_state WHERE key = 'bootstrap_issued'").get() !== undefined;
+  }
+
   hasUser(): boolean {
     return this.db.prepare('SELECT 1 FROM users LIMIT 1').get() !== undefined;
   }

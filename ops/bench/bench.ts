@@ -14,14 +14,19 @@
  * always competes with the server for the machine's cores. Results go to
  * stdout and ops/bench/results/latest.{md,json}.
  *
+ * Others' load on the machine skews everything: each point first waits for
+ * a quiet moment (bounded), and the CPU column shows what else ran.
+ *
  * Options: --profile writes a V8 CPU profile of the Orva node for the whole
- * run and prints its top self-time functions; --quick shortens every phase.
+ * run and prints its top functions (see profile.ts); --quick shortens every
+ * phase.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { summariseProfile } from './profile.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const HERE = join(ROOT, 'ops/bench');
@@ -50,11 +55,15 @@ const CODE: Record<Runtime, string> = { node: NODE_CODE, python: PYTHON_CODE };
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
 
-function start(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildProcess {
-  // Own process group, so a kill reaches what the child started (adapters, nats-server) too.
-  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+/**
+ * Every child leads its own process group, so a kill reaches what it started
+ * (adapters, sandboxes, nats-server) too. A server's group stays listed after
+ * its leader exits, until `stop` has killed the rest; wrk starts nothing.
+ */
+function start(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; leaf?: boolean } = {}): ChildProcess {
+  const child = spawn(cmd, args, { cwd: ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.add(child);
-  child.once('exit', () => children.delete(child));
+  if (opts.leaf) child.once('exit', () => children.delete(child));
   return child;
 }
 
@@ -80,11 +89,13 @@ function cleanupNow(): void {
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 }
 
-process.on('SIGINT', () => {
-  console.error('\ninterrupted: killing every process the bench started');
-  cleanupNow();
-  process.exit(130);
-});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: killing every process the bench started`);
+    cleanupNow();
+    process.exit(130);
+  });
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -213,6 +224,24 @@ async function backgroundLoad(ms = 1000): Promise<number> {
   return Math.round(((b.busy - a.busy) / (b.total - a.total)) * 100 * cpus().length);
 }
 
+/**
+ * Others' work on this machine (test suites, builds) skews every figure. Before
+ * each point, wait for a quiet second — bounded by QUIET_BUDGET_MS over the
+ * whole run, so the bench still ends in time on a machine that stays busy.
+ */
+const QUIET_PCT = 25;
+const QUIET_BUDGET_MS = 60_000;
+let quietWaitedMs = 0;
+
+async function awaitQuiet(): Promise<void> {
+  while (quietWaitedMs < QUIET_BUDGET_MS) {
+    const t = performance.now();
+    const busy = await backgroundLoad(500);
+    quietWaitedMs += performance.now() - t;
+    if (busy < QUIET_PCT) return;
+  }
+}
+
 // ---- load generation
 
 interface WrkResult {
@@ -230,7 +259,7 @@ interface WrkResult {
 function wrk(url: string, c: number, seconds: number, key: string, onStart?: (pid: number) => void): Promise<WrkResult> {
   const threads = c === 1 ? 1 : 2;
   const args = [`-t${threads}`, `-c${c}`, `-d${seconds}s`, '--timeout', '5s', '--latency', '-s', join(HERE, 'wrk-post.lua'), url];
-  const proc = start('wrk', args, { env: { ...process.env, ORVA_BENCH_KEY: key } });
+  const proc = start('wrk', args, { env: { ...process.env, ORVA_BENCH_KEY: key }, leaf: true });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -263,6 +292,7 @@ function wrk(url: string, c: number, seconds: number, key: string, onStart?: (pi
 async function loadPoints(name: string, url: string, serverPid: number, key = ''): Promise<Record<number, WrkResult>> {
   const points: Record<number, WrkResult> = {};
   for (const c of CONCURRENCY) {
+    await awaitQuiet();
     await wrk(url, c, WARMUP_S, key);
     let wrkPid = 0;
     const run = wrk(url, c, MEASURE_S, key, (pid) => (wrkPid = pid));
@@ -357,93 +387,65 @@ async function deployToFirstSuccess(o: Orva, runtime: Runtime): Promise<{ id: st
   }
 }
 
+interface ColdSample {
+  ms: number;
+  /** The node's own cold_start flag for the call; null when its record could not be read. */
+  cold: boolean | null;
+  /** The node's own duration_ms of the call. */
+  serverMs: number | null;
+}
+
 interface ColdResult {
-  samples: number[];
+  samples: ColdSample[];
+  /** Percentiles over the samples not recorded as warm: a warm one measures no cold start. */
   p50: number;
   p90: number;
-  /** How many of the timed calls the node itself recorded as cold_start. */
   confirmedCold: number;
-  /** The node's own duration_ms of those calls (p50). */
   serverP50: number | null;
 }
 
 /** Each round: PUT a new env var (drains the pool), then time the next call from the client. */
 async function coldStarts(o: Orva, id: string): Promise<ColdResult> {
-  const samples: number[] = [];
+  const samples: ColdSample[] = [];
   const executions: string[] = [];
   for (let i = 0; i < COLD_SAMPLES; i++) {
     const p = await api(o, 'PUT', `/api/v1/functions/${id}`, { env_vars: { BENCH_ROUND: String(i) } });
     if (p.status !== 200) throw new Error(`PUT function: ${p.status} ${JSON.stringify(p.json)}`);
     const t0 = performance.now();
     const r = await invoke(o, id);
-    samples.push(performance.now() - t0);
+    samples.push({ ms: performance.now() - t0, cold: null, serverMs: null });
     if (r.status !== 200) throw new Error(`cold invoke: ${r.status} ${JSON.stringify(r.json)}`);
     executions.push(r.headers.get('x-orva-execution-id') ?? '');
     // Let the drained workers' teardown finish outside the next timed call.
     await sleep(100);
   }
   // Execution records are written in batches: poll until each one landed.
-  let confirmedCold = 0;
-  const serverMs: number[] = [];
-  for (const e of executions) {
+  for (const [i, e] of executions.entries()) {
     for (let tries = 0; tries < 50; tries++) {
       const r = await api(o, 'GET', `/api/v1/executions/${e}`);
       if (r.status === 200) {
-        if (r.json.cold_start === true || r.json.cold_start === 1) confirmedCold++;
-        if (typeof r.json.duration_ms === 'number') serverMs.push(r.json.duration_ms);
+        samples[i].cold = r.json.cold_start === true || r.json.cold_start === 1;
+        samples[i].serverMs = typeof r.json.duration_ms === 'number' ? r.json.duration_ms : null;
         break;
       }
       await sleep(100);
     }
   }
-  return { samples, p50: pct(samples, 50), p90: pct(samples, 90), confirmedCold, serverP50: serverMs.length ? pct(serverMs, 50) : null };
+  const cold = samples.filter((s) => s.cold !== false);
+  const ms = cold.map((s) => s.ms);
+  const serverMs = cold.flatMap((s) => (s.serverMs === null ? [] : [s.serverMs]));
+  return {
+    samples,
+    p50: pct(ms, 50),
+    p90: pct(ms, 90),
+    confirmedCold: samples.filter((s) => s.cold === true).length,
+    serverP50: serverMs.length ? pct(serverMs, 50) : null,
+  };
 }
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-}
-
-// ---- CPU profile summary (--profile)
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-}
-
-/** Top self-time functions and files of the node's main-thread profile, as % of its busy (non-idle) samples. */
-function summariseProfile(dir: string, top = 30): string[] {
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  } catch {}
-  if (files.length === 0) return ['(no CPU profile written)'];
-  // tsx's loader thread writes a profile too; the main thread's is the big one.
-  const file = files.map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
-  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[] };
-  const byNode = new Map(prof.nodes.map((n) => [n.id, n]));
-  const fns = new Map<string, number>();
-  const urls = new Map<string, number>();
-  let busy = 0;
-  for (const s of prof.samples) {
-    const f = byNode.get(s)!.callFrame;
-    if (f.functionName === '(idle)') continue;
-    busy++;
-    const url = f.url.replace(`file://${ROOT}/`, '').replace(/^.*node_modules\//, '');
-    const k = `${f.functionName || '(anonymous)'}${url ? ` ${url}:${f.lineNumber + 1}` : ''}`;
-    fns.set(k, (fns.get(k) ?? 0) + 1);
-    const u = url || '(native / V8)';
-    urls.set(u, (urls.get(u) ?? 0) + 1);
-  }
-  const lines = (m: Map<string, number>, n: number) =>
-    [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, c]) => `  ${((c / busy) * 100).toFixed(1).padStart(5)}%  ${k}`);
-  return [
-    `CPU profile ${file}: ${busy} busy of ${prof.samples.length} samples. Top self time by function:`,
-    ...lines(fns, top),
-    'by file:',
-    ...lines(urls, 15),
-  ];
 }
 
 // ---- report
@@ -487,10 +489,11 @@ function markdown(rep: Report): string {
     for (const c of CONCURRENCY) {
       const r = points[c];
       if (!r) continue;
-      L.push(`| ${name} | ${c} | ${r.rps} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ${r.errors} | ${r.cpu ? `${r.cpu.server} / ${r.cpu.children} / ${r.cpu.wrk} / ${r.cpu.other}` : ''} |`);
+      const noisy = r.cpu !== undefined && r.cpu.other > QUIET_PCT ? ' ⚠' : '';
+      L.push(`| ${name} | ${c} | ${r.rps}${noisy} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ${r.errors} | ${r.cpu ? `${r.cpu.server} / ${r.cpu.children} / ${r.cpu.wrk} / ${r.cpu.other}` : ''} |`);
     }
   }
-  L.push('', `CPU is % of one core (the machine has ${100 * m.cpus}): the server process, its descendants (workers, embedded nats-server), wrk, and everything else on the machine. Background load before the run: ${m.backgroundLoad} %.`, '');
+  L.push('', `CPU is % of one core (the machine has ${100 * m.cpus}): the server process, its descendants (workers, embedded nats-server), wrk, and everything else on the machine. Background load before the run: ${m.backgroundLoad} %. ⚠: other processes used more than ${QUIET_PCT} % during that point, so it reads low.`, '');
   L.push('## Ratios (throughput)', '');
   L.push('How many times the reference\'s req/s the Orva node\'s is short of (1.00× = as fast).', '');
   L.push('| c | relay / orva node | relay+bwrap / orva node | bare uWS / orva node | relay / orva python | bare uWS / orva python |', '|---:|---:|---:|---:|---:|---:|');
@@ -499,7 +502,8 @@ function markdown(rep: Report): string {
     L.push(`| ${c} | ${ratio(on, relay)} | ${ratio(on, sandboxed)} | ${ratio(on, bare)} | ${ratio(op, relay)} | ${ratio(op, bare)} |`);
   }
   L.push('', '## Cold start (PUT env_vars drains the pool, then one timed call)', '');
-  L.push('| runtime | samples | p50 ms | p90 ms | confirmed cold_start | server duration_ms p50 |', '|---|---:|---:|---:|---:|---:|');
+  L.push('p50/p90 over the calls the node did not record as warm; server duration_ms is the node\'s own figure for the same calls.', '');
+  L.push('| runtime | samples | p50 ms | p90 ms | recorded cold_start | server duration_ms p50 |', '|---|---:|---:|---:|---:|---:|');
   for (const rt of ['node', 'python'] as const) {
     const c = rep.cold[rt];
     if (c) L.push(`| ${rt} | ${c.samples.length} | ${f1(c.p50)} | ${f1(c.p90)} | ${c.confirmedCold}/${c.samples.length} | ${f1(c.serverP50 ?? undefined)} |`);

@@ -22,6 +22,9 @@ import type { SpawnSpec } from '../../node/sandbox/driver.ts';
 import { encodeFrame, FrameDecoder } from '../../protocol/frames.ts';
 import type { InvokeEvent } from '../../protocol/worker-input.ts';
 
+// A normal exit on SIGTERM, so `node --cpu-prof` writes its profile.
+process.on('SIGTERM', () => process.exit(0));
+
 const [portArg, workersArg, codeDirArg, mode = 'plain'] = process.argv.slice(2);
 if (!codeDirArg || (mode !== 'plain' && mode !== 'bwrap')) throw new Error('usage: relay.ts <port> <workers> <codeDir> [plain|bwrap]');
 const codeDir = resolve(codeDirArg);

@@ -4,6 +4,9 @@
  */
 import uWS from '../../node/http/uws.ts';
 
+// A normal exit on SIGTERM, so `node --cpu-prof` writes its profile.
+process.on('SIGTERM', () => process.exit(0));
+
 const BODY = '{"hello":"world"}';
 
 uWS

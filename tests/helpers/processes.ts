@@ -103,6 +103,8 @@ export interface NodeOptions {
   env?: Record<string, string>;
   /** Wait for the admin.key file (true for a first single node). Default true when no natsUrl. */
   expectAdminKey?: boolean;
+  /** Extra descriptors handed to the node from fd 3 on (stdin/stdout/stderr stay as the harness needs them). */
+  extraFds?: number[];
 }
 
 /** Start `node/main.ts` as a real process and wait until it answers health. */
@@ -119,7 +121,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<NodeHandle> {
     ...(opts.natsUrl ? { ORVA_NATS_URL: opts.natsUrl } : {}),
     ...opts.env,
   };
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'node/main.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'node/main.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])] });
   children.add(proc);
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));

@@ -11,7 +11,7 @@ before(async () => {
   node = await startNode();
 });
 after(async () => {
-  const t0 = Date.now(); await node.stop(); console.log("STOP", Date.now() - t0);
+  await node.stop();
 });
 
 const QUICK = `exports.handler = async () => ({ ok: true });`;
@@ -31,7 +31,9 @@ const streamOf = (depId: string, lastEventId?: string) => openSse(`${node.url}/a
 
 /** The records a stream carried, after it ended by itself. */
 async function recordsUntilEnd(conn: SseConnection): Promise<any[]> {
-  await Promise.race([conn.ended, new Promise((_, reject) => setTimeout(() => reject(new Error('stream did not end')), 60_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([conn.ended, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('stream did not end')), 60_000)))]);
+  clearTimeout(timer);
   for (const m of conn.messages) assert.equal(m.type, 'deployment');
   return conn.messages.map((m) => JSON.parse(m.data));
 }
