@@ -22,7 +22,8 @@ export type CallResult =
   | { kind: 'ok'; status: number; headers: Record<string, string>; body: Uint8Array; logs: string }
   | { kind: 'error'; name: string; message: string; stack: string; logs: string }
   | { kind: 'timeout' }
-  | { kind: 'crashed'; detail: string };
+  /** `oom`: killed for exceeding its memory limit. */
+  | { kind: 'crashed'; detail: string; oom: boolean };
 
 /** How long a sandbox may take from spawn to its ready frame. */
 const START_TIMEOUT_MS = 10_000;
@@ -86,10 +87,11 @@ export class Worker {
     this.proc.onExit((code, signal) => {
       clock.clearTimeout(startTimer);
       this.state = 'dead';
-      const detail = `worker exited (code ${code}, signal ${signal})`;
+      const oom = this.proc.oomKilled;
+      const detail = oom ? 'worker killed: out of memory (exceeded its memory limit)' : `worker exited (code ${code}, signal ${signal})${this.proc.protocolError ? `: ${this.proc.protocolError}` : ''}`;
       settle?.reject(new Error(detail));
       settle = null;
-      this.answer(this.pending?.id ?? '', { kind: 'crashed', detail });
+      this.answer(this.pending?.id ?? '', { kind: 'crashed', detail, oom });
       for (const l of this.exitListeners) l(this);
     });
     this.ready.catch(() => {});
@@ -104,7 +106,7 @@ export class Worker {
   }
 
   invoke(executionId: string, event: InvokeEvent, timeoutMs: number): Promise<CallResult> {
-    if (this.state !== 'idle') return Promise.resolve({ kind: 'crashed', detail: `worker is ${this.state}` });
+    if (this.state !== 'idle') return Promise.resolve({ kind: 'crashed', detail: `worker is ${this.state}`, oom: false });
     this.state = 'busy';
     const id = String(++this.seq);
     return new Promise<CallResult>((resolve) => {
@@ -118,7 +120,7 @@ export class Worker {
       try {
         this.proc.send({ type: 'invoke', id, executionId, event });
       } catch (err) {
-        this.answer(id, { kind: 'crashed', detail: `send failed: ${(err as Error).message}` });
+        this.answer(id, { kind: 'crashed', detail: `send failed: ${(err as Error).message}`, oom: false });
         this.kill();
       }
     });

@@ -191,7 +191,9 @@ export function invokeHandler(d: Services): { byId: Handler; byRoute: Handler } 
         return { size: 0, errorCode: error.code, error };
       }
       case 'crashed': {
-        const error = new OrvaError('WORKER_CRASHED', 'the worker died during the call', details);
+        const error = result.oom
+          ? new OrvaError('WORKER_CRASHED', 'the worker ran out of memory during the call', { ...details, reason: 'out_of_memory' }, { hint: 'out of memory: the worker exceeded 1.5 × memory_mb; raise memory_mb via PUT /api/v1/functions/{id}' })
+          : new OrvaError('WORKER_CRASHED', 'the worker died during the call', details);
         return { size: 0, errorCode: error.code, error };
       }
     }

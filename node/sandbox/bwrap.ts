@@ -219,6 +219,10 @@ class BwrapWorker implements WorkerProcess {
     return this.#tail;
   }
 
+  get oomKilled(): boolean {
+    return false;
+  }
+
   send(frame: WorkerInput): void {
     if (this.#exited || this.#killed) return;
     this.#input.write(encodeFrame(frame));

@@ -37,6 +37,11 @@ export interface WorkerProcess {
    * a call, runtime warnings, crash traces), for diagnostics. (Addition to the brief.)
    */
   readonly outputTail: string;
+  /**
+   * True when the worker was killed for exceeding its memory limit (read it
+   * in `onExit`): the call answers WORKER_CRASHED with an out-of-memory hint.
+   */
+  readonly oomKilled: boolean;
   /** Encode and write one frame; a no-op once the worker is gone. */
   send(frame: WorkerInput): void;
   /** Every valid frame from the worker, in order. */
