@@ -242,15 +242,23 @@ export class NodeMetrics {
     const records = this.pending;
     this.pending = [];
     const now = this.s.clock.now();
+    // Counters move once per label set and batch: prom-client hashes the labels on every call.
+    const counts = new Map<string, { fn: string; status: ExecutionStatus; n: number; cold: number }>();
     for (const r of records) {
-      const fn = { function: r.function_id };
-      this.invocations.inc({ function: r.function_id, status: r.status });
-      this.duration.observe(fn, r.duration_ms / 1000);
-      if (r.cold_start) this.coldStarts.inc(fn);
+      const key = `${r.function_id}\0${r.status}`;
+      let c = counts.get(key);
+      if (!c) counts.set(key, (c = { fn: r.function_id, status: r.status, n: 0, cold: 0 }));
+      c.n++;
+      if (r.cold_start) c.cold++;
+      this.duration.observe({ function: r.function_id }, r.duration_ms / 1000);
       let w = this.windows.get(r.function_id);
       if (!w) this.windows.set(r.function_id, (w = new LatencyWindow(FUNCTION_SAMPLES)));
       w.push(r.duration_ms, now);
       this.overall.push(r.duration_ms, now);
+    }
+    for (const c of counts.values()) {
+      this.invocations.inc({ function: c.fn, status: c.status }, c.n);
+      if (c.cold > 0) this.coldStarts.inc({ function: c.fn }, c.cold);
     }
   }
 

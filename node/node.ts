@@ -307,7 +307,7 @@ export class OrvaNode {
     await this.http?.close(DRAIN_GRACE_MS);
     await this.pools?.stop(DRAIN_GRACE_MS);
     this.builder?.stop();
-    this.executions?.close();
+    await this.executions?.close();
     await this.flushKeyUses();
     this.applier?.stop();
     await this.nc?.drain().catch(() => {});

@@ -1,10 +1,13 @@
 /**
  * Execution records: node-local, high-volume, so never META commands. Each
- * call's record is buffered in memory and written in one transaction per
- * batch (every FLUSH_MS or BATCH_MAX records), off the request path. A
- * graceful stop flushes what is buffered. Rows older than the retention are
+ * call's record is buffered in memory and handed in batches (every FLUSH_MS
+ * or BATCH_MAX records) to a writer thread, so neither the request path nor
+ * the node's event loop ever waits on SQLite for them. Reads first sync with
+ * the writer (read-your-writes). A graceful stop hands over what is buffered
+ * and waits for the writer to commit it. Rows older than the retention are
  * pruned hourly. The file is separate from the replicated metadata.
  */
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 
@@ -29,7 +32,11 @@ export interface ExecutionRecord {
   logs: string;
 }
 
-const FLUSH_MS = 200;
+/** What writer-thread.mjs receives and answers, in order. */
+type WriterMessage = { type: 'batch'; rows: ExecutionRecord[] } | { type: 'sync'; id: number } | { type: 'prune'; before: string } | { type: 'close' };
+type WriterReply = { type: 'synced'; id: number } | { type: 'closed' } | { type: 'error'; message: string; id?: number };
+
+const FLUSH_MS = 50;
 const BATCH_MAX = 500;
 const PRUNE_EVERY_MS = 3600_000;
 
@@ -60,12 +67,16 @@ export type ExecutionRow = Omit<ExecutionRecord, 'logs'>;
 type StoredRow = Omit<ExecutionRow, 'cold_start'> & { cold_start: number };
 
 export class ExecutionLog {
+  /** This thread's connection: schema and reads only; the writer thread has its own. */
   private readonly db: Database.Database;
+  private readonly writer: Worker;
   private buffer: ExecutionRecord[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly pruneTimer: NodeJS.Timeout;
-  private readonly insertBatch: (rows: ExecutionRecord[]) => void;
   private readonly listeners: Array<(r: ExecutionRecord) => void> = [];
+  private readonly syncs = new Map<number, () => void>();
+  private nextSync = 0;
+  private closed: Promise<void> | null = null;
 
   constructor(
     path: string,
@@ -74,19 +85,15 @@ export class ExecutionLog {
   ) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
-    const ins = this.db.prepare(
-      `INSERT OR REPLACE INTO executions (id, function_id, deployment_id, status, http_status, duration_ms, cold_start, node, request_bytes, response_bytes, error_code, fault, started_at)
-       VALUES (@id, @function_id, @deployment_id, @status, @http_status, @duration_ms, @cold_start, @node, @request_bytes, @response_bytes, @error_code, @fault, @started_at)`,
-    );
-    const insLogs = this.db.prepare('INSERT OR REPLACE INTO execution_logs (id, logs) VALUES (?, ?)');
-    this.insertBatch = this.db.transaction((rows: ExecutionRecord[]) => {
-      for (const r of rows) {
-        ins.run({ ...r, cold_start: r.cold_start ? 1 : 0 });
-        if (r.logs !== '') insLogs.run(r.id, r.logs);
-      }
+    this.writer = new Worker(new URL('./writer-thread.mjs', import.meta.url), { workerData: { path } });
+    this.writer.on('message', (m: WriterReply) => {
+      if (m.type === 'synced') {
+        this.syncs.get(m.id)?.();
+        this.syncs.delete(m.id);
+      } else if (m.type === 'error') this.log.error({ err: m.message }, 'execution writer failed');
     });
+    this.writer.on('error', (err) => this.log.error({ err }, 'execution writer thread died'));
     this.pruneTimer = setInterval(() => this.prune(), PRUNE_EVERY_MS);
     this.pruneTimer.unref();
     this.prune();
@@ -97,7 +104,7 @@ export class ExecutionLog {
     this.listeners.push(listener);
   }
 
-  /** Queue one record; never touches the disk on the caller's turn. */
+  /** Queue one record; costs the caller an array push. */
   record(r: ExecutionRecord): void {
     this.buffer.push(r);
     for (const l of this.listeners) l(r);
@@ -105,51 +112,63 @@ export class ExecutionLog {
     else if (this.timer === null) this.timer = setTimeout(() => this.flush(), FLUSH_MS);
   }
 
-  flush(): void {
+  private flush(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.buffer.length === 0) return;
-    const rows = this.buffer;
+    this.post({ type: 'batch', rows: this.buffer });
     this.buffer = [];
-    try {
-      this.insertBatch(rows);
-    } catch (err) {
-      this.log.error({ err, rows: rows.length }, 'execution batch write failed');
-    }
   }
 
-  list(filter: { function_id?: string; limit: number }): ExecutionRow[] {
+  private post(m: WriterMessage): void {
+    this.writer.postMessage(m);
+  }
+
+  /** Resolves once everything recorded so far is committed. */
+  private sync(): Promise<void> {
     this.flush();
+    const id = ++this.nextSync;
+    return new Promise((resolve) => {
+      this.syncs.set(id, resolve);
+      this.post({ type: 'sync', id });
+    });
+  }
+
+  async list(filter: { function_id?: string; limit: number }): Promise<ExecutionRow[]> {
+    await this.sync();
     const rows = this.db
       .prepare('SELECT * FROM executions WHERE (@fn IS NULL OR function_id = @fn) ORDER BY id DESC LIMIT @limit')
       .all({ fn: filter.function_id ?? null, limit: filter.limit }) as StoredRow[];
     return rows.map((r) => ({ ...r, cold_start: r.cold_start === 1 }));
   }
 
-  get(id: string): ExecutionRow | undefined {
-    this.flush();
+  async get(id: string): Promise<ExecutionRow | undefined> {
+    await this.sync();
     const r = this.db.prepare('SELECT * FROM executions WHERE id = ?').get(id) as StoredRow | undefined;
     return r && { ...r, cold_start: r.cold_start === 1 };
   }
 
-  logs(id: string): string | undefined {
-    this.flush();
+  async logs(id: string): Promise<string | undefined> {
+    await this.sync();
     if (!this.db.prepare('SELECT 1 FROM executions WHERE id = ?').get(id)) return undefined;
     return (this.db.prepare('SELECT logs FROM execution_logs WHERE id = ?').get(id) as { logs: string } | undefined)?.logs ?? '';
   }
 
   private prune(): void {
-    const cutoff = new Date(Date.now() - this.retentionDays * 86_400_000).toISOString();
-    const tx = this.db.transaction(() => {
-      this.db.prepare('DELETE FROM execution_logs WHERE id IN (SELECT id FROM executions WHERE started_at < ?)').run(cutoff);
-      this.db.prepare('DELETE FROM executions WHERE started_at < ?').run(cutoff);
-    });
-    tx();
+    this.post({ type: 'prune', before: new Date(Date.now() - this.retentionDays * 86_400_000).toISOString() });
   }
 
-  close(): void {
-    clearInterval(this.pruneTimer);
-    this.flush();
-    this.db.close();
+  /** Hand over what is buffered and wait until the writer committed it and closed. */
+  close(): Promise<void> {
+    this.closed ??= new Promise<void>((resolve) => {
+      clearInterval(this.pruneTimer);
+      this.flush();
+      this.writer.on('message', (m: WriterReply) => {
+        if (m.type !== 'closed') return;
+        void this.writer.terminate().finally(resolve);
+      });
+      this.post({ type: 'close' });
+    }).finally(() => this.db.close());
+    return this.closed;
   }
 }

@@ -14,7 +14,7 @@ export interface Ctx {
   /** Raw query string without the `?`. */
   rawQuery: string;
   headers: Record<string, string>;
-  remoteAddress: string;
+  readonly remoteAddress: string;
   params: Record<string, string>;
   body: Buffer;
   requestId: string;

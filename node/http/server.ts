@@ -6,7 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { OrvaError } from '../../protocol/errors.ts';
-import { shortId } from '../../protocol/ids.ts';
+import { requestId } from '../../protocol/ids.ts';
 import type { Ctx, Reply, StreamSink } from './context.ts';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.ts';
 
@@ -83,6 +83,7 @@ export class HttpServer {
     res.onAborted(() => {
       state.aborted = true;
     });
+    let remote: string | undefined;
     const headers: Record<string, string> = {};
     req.forEach((k, v) => {
       headers[k] = v;
@@ -92,10 +93,14 @@ export class HttpServer {
       path: req.getUrl(),
       rawQuery: req.getQuery() ?? '',
       headers,
-      remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+      // Read on first use only: uWS answers it with a getpeername syscall, and only the login limiter needs it.
+      get remoteAddress() {
+        remote ??= state.aborted || state.done ? '' : Buffer.from(res.getRemoteAddressAsText()).toString();
+        return remote;
+      },
       params: {},
       body: EMPTY,
-      requestId: shortId('req'),
+      requestId: requestId(),
       log: this.opts.log,
       principal: null,
       nowMs: Date.now(),
@@ -129,9 +134,21 @@ export class HttpServer {
       }
       if (result instanceof Promise) {
         result.then(
-          (reply) => this.writeReply(res, state, ctx, reply),
-          (err) => this.writeError(res, state, ctx, err, false),
-        ).finally(finish);
+          (reply) => {
+            try {
+              this.writeReply(res, state, ctx, reply);
+            } finally {
+              finish();
+            }
+          },
+          (err) => {
+            try {
+              this.writeError(res, state, ctx, err, false);
+            } finally {
+              finish();
+            }
+          },
+        );
       } else {
         this.writeReply(res, state, ctx, result);
         finish();

@@ -6,8 +6,8 @@ import type { Route } from '../http/api.ts';
 import { queryParams } from '../http/context.ts';
 
 export function executionRoutes({ executions }: Services): Route[] {
-  const mustGet = (id: string) => {
-    const row = executions.get(id);
+  const mustGet = async (id: string) => {
+    const row = await executions.get(id);
     if (!row) throw new OrvaError('NOT_FOUND', `execution ${id} not found`, { execution_id: id });
     return row;
   };
@@ -16,16 +16,16 @@ export function executionRoutes({ executions }: Services): Route[] {
       method: 'GET',
       path: '/api/v1/executions',
       access: 'read',
-      handler: (ctx) => ({ json: { executions: executions.list(queryParams(ctx, executionListQuery)) } }),
+      handler: async (ctx) => ({ json: { executions: await executions.list(queryParams(ctx, executionListQuery)) } }),
     },
-    { method: 'GET', path: '/api/v1/executions/:id', access: 'read', handler: (ctx) => ({ json: mustGet(ctx.params.id) }) },
+    { method: 'GET', path: '/api/v1/executions/:id', access: 'read', handler: async (ctx) => ({ json: await mustGet(ctx.params.id) }) },
     {
       method: 'GET',
       path: '/api/v1/executions/:id/logs',
       access: 'read',
-      handler: (ctx) => {
-        mustGet(ctx.params.id);
-        return { json: { execution_id: ctx.params.id, logs: executions.logs(ctx.params.id) ?? '' } };
+      handler: async (ctx) => {
+        await mustGet(ctx.params.id);
+        return { json: { execution_id: ctx.params.id, logs: (await executions.logs(ctx.params.id)) ?? '' } };
       },
     },
   ];

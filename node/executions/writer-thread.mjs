@@ -1,0 +1,42 @@
+// The execution writer, in a worker thread: batches of records are inserted
+// here so a multi-millisecond SQLite transaction never stalls the node's
+// request loop (it showed up directly in invoke p99). Messages are handled
+// in order, so answering `sync` means every earlier batch is committed.
+// Plain JS: worker threads do not get the tsx loader the node runs under.
+// Messages are typed in execution-log.ts (WriterMessage / WriterReply).
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+
+const db = new Database(workerData.path);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = NORMAL');
+db.pragma('busy_timeout = 5000');
+const ins = db.prepare(
+  `INSERT OR REPLACE INTO executions (id, function_id, deployment_id, status, http_status, duration_ms, cold_start, node, request_bytes, response_bytes, error_code, fault, started_at)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+);
+const insLogs = db.prepare('INSERT OR REPLACE INTO execution_logs (id, logs) VALUES (?, ?)');
+const insertBatch = db.transaction((rows) => {
+  for (const r of rows) {
+    ins.run(r.id, r.function_id, r.deployment_id, r.status, r.http_status, r.duration_ms, r.cold_start ? 1 : 0, r.node, r.request_bytes, r.response_bytes, r.error_code, r.fault, r.started_at);
+    if (r.logs !== '') insLogs.run(r.id, r.logs);
+  }
+});
+const prune = db.transaction((before) => {
+  db.prepare('DELETE FROM execution_logs WHERE id IN (SELECT id FROM executions WHERE started_at < ?)').run(before);
+  db.prepare('DELETE FROM executions WHERE started_at < ?').run(before);
+});
+
+parentPort.on('message', (m) => {
+  try {
+    if (m.type === 'batch') insertBatch(m.rows);
+    else if (m.type === 'prune') prune(m.before);
+    else if (m.type === 'sync') parentPort.postMessage({ type: 'synced', id: m.id });
+    else if (m.type === 'close') {
+      db.close();
+      parentPort.postMessage({ type: 'closed' });
+    }
+  } catch (err) {
+    parentPort.postMessage({ type: 'error', message: err.message, id: m.id });
+  }
+});
