@@ -16,6 +16,7 @@ import { formBoundary, parseMultipart } from '../multipart.ts';
 import { deploymentJson } from '../store/rows.ts';
 import type { Services } from '../services.ts';
 import { manifestOf, queueBuild } from './deployments.ts';
+import { mustGetEntry } from './lookups.ts';
 
 const RAW_TYPES = new Set(['application/gzip', 'application/x-gzip', 'application/x-tar+gzip', 'application/octet-stream']);
 const FILE_FIELDS = ['file', 'tarball', 'archive'];
@@ -107,8 +108,7 @@ export function tarballDeployRoutes(s: Services): Route[] {
       path: '/api/v1/functions/:id/deploy',
       access: 'write',
       handler: async (ctx) => {
-        const entry = s.registry.get(ctx.params.id);
-        if (!entry) throw new OrvaError('NOT_FOUND', `function ${ctx.params.id} not found`, { function_id: ctx.params.id });
+        const entry = mustGetEntry(s.registry, ctx.params.id);
         const fn = entry.row;
         const upload = uploadOf(ctx);
         const files = unwrapTopDir(await readTarGz(upload.archive), fn.entrypoint);

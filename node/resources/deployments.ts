@@ -11,6 +11,7 @@ import { spawnSpecOf } from '../pools.ts';
 import type { FunctionEntry } from '../registry.ts';
 import { type DeploymentRow, deploymentJson } from '../store/rows.ts';
 import type { Services } from '../services.ts';
+import { mustGetDeployment, mustGetEntry, mustGetFunction } from './lookups.ts';
 
 /**
  * Record a queued deployment through META and hand its files to this node's
@@ -47,11 +48,6 @@ export function manifestOf(runtime: Runtime, dependencies: string | undefined): 
 
 export function deploymentRoutes(s: Services): Route[] {
   const { registry } = s;
-  const mustGetDeployment = (id: string): DeploymentRow => {
-    const row = s.store.deployment(id);
-    if (!row) throw new OrvaError('NOT_FOUND', `deployment ${id} not found`, { deployment_id: id });
-    return row;
-  };
 
   return [
     {
@@ -59,8 +55,7 @@ export function deploymentRoutes(s: Services): Route[] {
       path: '/api/v1/functions/:id/deploy-inline',
       access: 'write',
       handler: async (ctx) => {
-        const entry = registry.get(ctx.params.id);
-        if (!entry) throw new OrvaError('NOT_FOUND', `function ${ctx.params.id} not found`, { function_id: ctx.params.id });
+        const entry = mustGetEntry(registry, ctx.params.id);
         const body = jsonBody(ctx, deployInlineBody);
         const fn = entry.row;
         const filename = body.filename ?? fn.entrypoint;
@@ -79,7 +74,7 @@ export function deploymentRoutes(s: Services): Route[] {
       path: '/api/v1/functions/:id/deployments',
       access: 'read',
       handler: (ctx) => {
-        if (!s.store.function(ctx.params.id)) throw new OrvaError('NOT_FOUND', `function ${ctx.params.id} not found`, { function_id: ctx.params.id });
+        mustGetFunction(s.store, ctx.params.id);
         const { limit } = queryParams(ctx, deploymentListQuery);
         return { json: { deployments: s.store.deployments(ctx.params.id, limit).map(deploymentJson) } };
       },
@@ -88,14 +83,14 @@ export function deploymentRoutes(s: Services): Route[] {
       method: 'GET',
       path: '/api/v1/deployments/:id',
       access: 'read',
-      handler: (ctx) => ({ json: deploymentJson(mustGetDeployment(ctx.params.id)) }),
+      handler: (ctx) => ({ json: deploymentJson(mustGetDeployment(s.store, ctx.params.id)) }),
     },
     {
       method: 'GET',
       path: '/api/v1/deployments/:id/logs',
       access: 'read',
       handler: (ctx) => {
-        const d = mustGetDeployment(ctx.params.id);
+        const d = mustGetDeployment(s.store, ctx.params.id);
         return { json: { deployment_id: d.id, status: d.status, phase: d.phase, logs: d.logs } };
       },
     },

@@ -4,15 +4,12 @@ import { uuidv7 } from '../../protocol/ids.ts';
 import { entrypointFits, functionCreateBody, functionListQuery, functionUpdateBody } from '../../protocol/schemas.ts';
 import type { Route } from '../http/api.ts';
 import { jsonBody, queryParams } from '../http/context.ts';
-import { type FunctionRow, functionJson } from '../store/rows.ts';
+import { functionJson } from '../store/rows.ts';
 import type { Services } from '../services.ts';
+import { mustGetFunction } from './lookups.ts';
 
 export function functionRoutes(s: Services): Route[] {
-  const mustGet = (id: string): FunctionRow => {
-    const row = s.store.function(id);
-    if (!row) throw new OrvaError('NOT_FOUND', `function ${id} not found`, { function_id: id });
-    return row;
-  };
+  const mustGet = (id: string) => mustGetFunction(s.store, id);
 
   return [
     {

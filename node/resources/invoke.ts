@@ -16,6 +16,7 @@ import type { Handler } from '../http/server.ts';
 import type { FunctionEntry } from '../registry.ts';
 import { RouteTable } from '../route-table.ts';
 import type { Services } from '../services.ts';
+import { mustGetEntry } from './lookups.ts';
 
 /** Response headers a handler may not set: framing is the ingress's job. */
 const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'date', 'x-request-id', 'x-orva-execution-id']);
@@ -83,9 +84,7 @@ export function invokeHandler(d: Services): { byId: Handler; byRoute: Handler } 
     const rest = ctx.path.slice('/fn/'.length);
     const slash = rest.indexOf('/');
     const id = slash < 0 ? rest : rest.slice(0, slash);
-    const entry = d.registry.get(id);
-    if (!entry) throw new OrvaError('NOT_FOUND', `function ${id} not found`, { function_id: id });
-    return run(ctx, entry, slash < 0 ? '/' : rest.slice(slash));
+    return run(ctx, mustGetEntry(d.registry, id), slash < 0 ? '/' : rest.slice(slash));
   };
 
   /** A custom route: exact first, then the longest prefix; the path below the mount is the handler's. */

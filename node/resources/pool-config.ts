@@ -1,14 +1,14 @@
 /** /api/v1/pool/config: per-function autoscaler tuning, partial updates merged at apply. */
-import { OrvaError } from '../../protocol/errors.ts';
 import { poolConfigBody, poolConfigQuery } from '../../protocol/schemas.ts';
 import { poolDefaults } from '../config.ts';
 import type { Route } from '../http/api.ts';
 import { jsonBody, queryParams } from '../http/context.ts';
 import type { Services } from '../services.ts';
+import { mustGetFunction } from './lookups.ts';
 
 export function poolConfigRoutes(s: Services): Route[] {
   const current = (id: string) => {
-    if (!s.store.function(id)) throw new OrvaError('NOT_FOUND', `function ${id} not found`, { function_id: id });
+    mustGetFunction(s.store, id);
     return { function_id: id, ...(s.store.poolConfig(id) ?? poolDefaults(s.config)) };
   };
   return [

@@ -1,9 +1,9 @@
 /** /api/v1/routes: custom URLs mapped to functions (precedence in route-table.ts). */
-import { OrvaError } from '../../protocol/errors.ts';
 import { routeCreateBody, routeDeleteQuery } from '../../protocol/schemas.ts';
 import type { Route } from '../http/api.ts';
 import { jsonBody, queryParams } from '../http/context.ts';
 import type { Services } from '../services.ts';
+import { mustGetFunction } from './lookups.ts';
 
 export function routeRoutes(s: Services): Route[] {
   return [
@@ -14,7 +14,7 @@ export function routeRoutes(s: Services): Route[] {
       access: 'write',
       handler: async (ctx) => {
         const body = jsonBody(ctx, routeCreateBody);
-        if (!s.store.function(body.function_id)) throw new OrvaError('NOT_FOUND', `function ${body.function_id} not found`, { function_id: body.function_id });
+        mustGetFunction(s.store, body.function_id);
         await s.meta.submit({ type: 'route.create', path: body.path, function_id: body.function_id, methods: body.methods, at: new Date(ctx.nowMs).toISOString() });
         return { status: 201, json: s.store.route(body.path) };
       },

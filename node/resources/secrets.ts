@@ -1,15 +1,13 @@
 /** /api/v1/functions/{id}/secrets: names only ever leave the node, never values. */
-import { OrvaError } from '../../protocol/errors.ts';
 import { secretBody } from '../../protocol/schemas.ts';
 import type { Route } from '../http/api.ts';
 import { jsonBody } from '../http/context.ts';
 import { secretSlot } from '../secret-box.ts';
 import type { Services } from '../services.ts';
+import { mustGetFunction } from './lookups.ts';
 
 export function secretRoutes(s: Services): Route[] {
-  const mustExist = (id: string) => {
-    if (!s.store.function(id)) throw new OrvaError('NOT_FOUND', `function ${id} not found`, { function_id: id });
-  };
+  const mustExist = (id: string) => mustGetFunction(s.store, id);
   const listing = (id: string) => s.store.secrets(id).map(({ key, created_at, updated_at }) => ({ key, created_at, updated_at }));
 
   return [

@@ -10,16 +10,12 @@ import { jsonBody, queryParams } from '../http/context.ts';
 import { diffLines, splitLines, unifiedHunks } from '../line-diff.ts';
 import { type DeploymentRow, deploymentJson, type FunctionRow } from '../store/rows.ts';
 import type { Services } from '../services.ts';
+import { mustGetFunction } from './lookups.ts';
 
 /** The manifest a build writes for each runtime. */
 const MANIFEST: Record<FunctionRow['runtime'], string> = { node: 'package.json', python: 'requirements.txt' };
 
 export function versionRoutes(s: Services): Route[] {
-  const mustGetFunction = (id: string): FunctionRow => {
-    const row = s.store.function(id);
-    if (!row) throw new OrvaError('NOT_FOUND', `function ${id} not found`, { function_id: id });
-    return row;
-  };
   const gone = (fn: FunctionRow, hash: string | null) =>
     new OrvaError('VERSION_GCD', `version ${hash} of function ${fn.id} was pruned by the GC`, { code_hash: hash, available_hashes: s.store.liveVersions(fn.id) });
 
@@ -49,7 +45,7 @@ export function versionRoutes(s: Services): Route[] {
       path: '/api/v1/functions/:id/rollback',
       access: 'write',
       handler: async (ctx) => {
-        const fn = mustGetFunction(ctx.params.id);
+        const fn = mustGetFunction(s.store, ctx.params.id);
         const body = jsonBody(ctx, rollbackBody);
         let hash: string;
         if (body.deployment_id !== undefined) hash = versionOf(fn, body.deployment_id).code_hash!;
@@ -75,7 +71,7 @@ export function versionRoutes(s: Services): Route[] {
       path: '/api/v1/functions/:id/source',
       access: 'read',
       handler: async (ctx) => {
-        const fn = mustGetFunction(ctx.params.id);
+        const fn = mustGetFunction(s.store, ctx.params.id);
         if (!fn.code_hash) throw new OrvaError('NOT_FOUND', `function ${fn.id} has no deployed code`, { function_id: fn.id });
         const f = await files(fn, fn.code_hash);
         return {
@@ -96,7 +92,7 @@ export function versionRoutes(s: Services): Route[] {
       path: '/api/v1/functions/:id/diff',
       access: 'read',
       handler: async (ctx) => {
-        const fn = mustGetFunction(ctx.params.id);
+        const fn = mustGetFunction(s.store, ctx.params.id);
         const q = queryParams(ctx, diffQuery);
         if (q.from === q.to) throw validation('from and to must differ', 'to');
         const from = versionOf(fn, q.from);

@@ -23,7 +23,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../node/free-port.ts';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { summariseProfile } from './profile.ts';
@@ -105,16 +105,6 @@ function tempDir(tag: string): string {
   return d;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-  });
-}
 
 /** Start a reference server (prints `listening <port>`) and wait for it. */
 async function startReference(script: string, args: string[]): Promise<{ proc: ChildProcess; port: number }> {

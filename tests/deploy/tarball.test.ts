@@ -7,7 +7,7 @@ import { assertError } from '../helpers/assert.ts';
 import { createFn, invoke, waitDeployment } from '../helpers/functions.ts';
 import { call, type CallResult } from '../helpers/http.ts';
 import { type NodeHandle, startNode } from '../helpers/processes.ts';
-import { formData, type TarEntry, tgz } from '../helpers/tar.ts';
+import { formData, tgz } from '../helpers/tar.ts';
 
 let node: NodeHandle;
 before(async () => {
