@@ -23,7 +23,9 @@ import { apiHandler } from './http/api.ts';
 import { HttpServer } from './http/server.ts';
 import { ensureMetaStream, MetaLog } from './meta-log.ts';
 import { EventBus } from './events.ts';
+import { ClusterExecutions } from './executions/cluster-executions.ts';
 import { ExecutionLog } from './executions/execution-log.ts';
+import { Membership } from './membership.ts';
 import { NodeMetrics } from './metrics.ts';
 import { EmbeddedNats } from './nats-embedded.ts';
 import { Pools } from './pools.ts';
@@ -64,6 +66,8 @@ export class OrvaNode {
   private executions: ExecutionLog | null = null;
   private pools: Pools | null = null;
   private builder: Builder | null = null;
+  private membership: Membership | null = null;
+  private clusterExecutions: ClusterExecutions | null = null;
   private services: Services | null = null;
   port = 0;
 
@@ -128,6 +132,8 @@ export class OrvaNode {
       keepVersions: config.versionsKeep,
       log,
     }));
+    const membership = (this.membership = new Membership(nc, config.nodeId, config.metaReplicas, log.child({ component: 'membership' })));
+    const clusterExecutions = (this.clusterExecutions = new ClusterExecutions(executions, nc, membership, log.child({ component: 'executions' })));
     const metrics = new NodeMetrics({ config, clock: systemClock, events, pools, meta, store, registry, log });
     const s: Services = (this.services = {
       config,
@@ -146,6 +152,8 @@ export class OrvaNode {
       secretBox,
       routeTable,
       metrics,
+      membership,
+      clusterExecutions,
     });
     applier.onApplied(({ envelope, outcome }) => {
       // A command refused at apply changed nothing, so nothing reacts to it.
@@ -184,6 +192,8 @@ export class OrvaNode {
     // Everything else is a custom route or nothing.
     http.handle('/*', invoke.byRoute);
     this.port = await http.listen();
+    clusterExecutions.serve();
+    await membership.join(`${config.host}:${this.port}`);
     this.touchTimer = setInterval(() => void this.flushKeyUses(), config.keyTouchIntervalMs);
     this.touchTimer.unref();
     log.info({ port: this.port, host: config.host, nats: config.natsUrl ? 'external' : 'embedded', appliedSeq: store.appliedSeq() }, 'orva node listening');
@@ -304,7 +314,9 @@ export class OrvaNode {
   async stop(): Promise<void> {
     this.log.info('graceful stop: draining');
     if (this.touchTimer) clearInterval(this.touchTimer);
+    await this.membership?.leave();
     await this.http?.close(DRAIN_GRACE_MS);
+    this.clusterExecutions?.stop();
     await this.pools?.stop(DRAIN_GRACE_MS);
     this.builder?.stop();
     await this.executions?.close();

@@ -6,7 +6,9 @@ import type { KeyCache } from './auth/key-cache.ts';
 import type { LoginLimiter } from './auth/login-limiter.ts';
 import type { Config } from './config.ts';
 import type { EventBus } from './events.ts';
+import type { ClusterExecutions } from './executions/cluster-executions.ts';
 import type { ExecutionLog } from './executions/execution-log.ts';
+import type { Membership } from './membership.ts';
 import type { MetaLog } from './meta-log.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { Pools } from './pools.ts';
@@ -31,5 +33,8 @@ export interface Services {
   events: EventBus;
   secretBox: SecretBox;
   metrics: NodeMetrics;
+  membership: Membership;
+  /** Execution queries across every live member. */
+  clusterExecutions: ClusterExecutions;
   routeTable: RouteTable;
 }

@@ -6,6 +6,7 @@ import { OrvaError } from '../../protocol/errors.ts';
 import type { Permission } from '../../protocol/permissions.ts';
 import { checkSameOrigin, resolvePrincipal } from '../auth/principal.ts';
 import type { Services } from '../services.ts';
+import { inRequest } from '../logger.ts';
 import type { Ctx, Reply } from './context.ts';
 import { Router } from './router.ts';
 import type { Handler } from './server.ts';
@@ -20,12 +21,13 @@ export interface Route {
   handler: (ctx: Ctx) => Promise<Reply> | Reply;
 }
 
-export function apiHandler(routes: Route[], deps: Pick<Services, 'keys' | 'store' | 'log'>): Handler {
+export function apiHandler(routes: Route[], deps: Pick<Services, 'keys' | 'store'>): Handler {
   const router = new Router<Route>();
   for (const r of routes) router.add(r.method, r.path, r);
-  return async (ctx) => {
+  return (ctx) => inRequest(ctx.requestId, () => dispatch(ctx));
+
+  async function dispatch(ctx: Ctx): Promise<Reply> {
     const started = performance.now();
-    ctx.log = deps.log.child({ reqId: ctx.requestId });
     let status = 500;
     try {
       const m = router.match(ctx.method, ctx.path);
@@ -52,5 +54,5 @@ export function apiHandler(routes: Route[], deps: Pick<Services, 'keys' | 'store
     } finally {
       ctx.log.info({ method: ctx.method, path: ctx.path, status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
     }
-  };
+  }
 }

@@ -5,7 +5,7 @@ import type { Services } from '../services.ts';
 import type { Route } from '../http/api.ts';
 import { queryParams } from '../http/context.ts';
 
-export function executionRoutes({ executions }: Services): Route[] {
+export function executionRoutes({ clusterExecutions: executions }: Services): Route[] {
   const mustGet = async (id: string) => {
     const row = await executions.get(id);
     if (!row) throw new OrvaError('NOT_FOUND', `execution ${id} not found`, { execution_id: id });

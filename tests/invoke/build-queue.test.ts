@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createFn, waitDeployment } from '../helpers/functions.ts';
+import { call } from '../helpers/http.ts';
+import { startNode } from '../helpers/processes.ts';
+
+test('deploy - past the build queue limit a deploy answers 503 BUILD_QUEUE_FULL with Retry-After, and nothing is queued for it', async () => {
+  const node = await startNode({ env: { ORVA_BUILD_QUEUE_MAX: '1' } });
+  const id = await createFn(node);
+  // An npm install keeps the first build busy long enough for the second to find the queue full.
+  const first = await call(node.url, 'POST', `/api/v1/functions/${id}/deploy-inline`, { key: node.adminKey, body: { code: `exports.handler = async () => 1;`, dependencies: 'is-number@7.0.0' } });
+  assert.equal(first.status, 202, first.text);
+  const second = await call(node.url, 'POST', `/api/v1/functions/${id}/deploy-inline`, { key: node.adminKey, body: { code: `exports.handler = async () => 2;` } });
+  assert.equal(second.status, 503, second.text);
+  assert.equal(second.json.error.code, 'BUILD_QUEUE_FULL');
+  assert.equal(second.headers.get('retry-after'), '10');
+  const deployments = await call(node.url, 'GET', `/api/v1/functions/${id}/deployments`, { key: node.adminKey });
+  assert.deepEqual(deployments.json.deployments.map((d: { id: string }) => d.id), [first.json.id]);
+  assert.equal((await waitDeployment(node, first.json.id)).status, 'succeeded');
+  // Once the queue drains, deploys are accepted again.
+  const third = await call(node.url, 'POST', `/api/v1/functions/${id}/deploy-inline`, { key: node.adminKey, body: { code: `exports.handler = async () => 3;` } });
+  assert.equal(third.status, 202);
+  await waitDeployment(node, third.json.id);
+  await node.stop();
+});
