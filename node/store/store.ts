@@ -104,6 +104,11 @@ export class Store {
     return this.db.prepare('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT ?').all(functionId, limit) as DeploymentRow[];
   }
 
+  /** Builds a node had queued or running: after its restart, nothing will finish them. */
+  unfinishedDeployments(node: string): DeploymentRow[] {
+    return this.db.prepare("SELECT * FROM deployments WHERE node = ? AND status IN ('queued', 'building')").all(node) as DeploymentRow[];
+  }
+
   /** The newest deployment of a function, whatever its status. */
   latestDeployment(functionId: string): DeploymentRow | undefined {
     return this.db.prepare('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT 1').get(functionId) as DeploymentRow | undefined;

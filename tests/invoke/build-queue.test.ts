@@ -23,3 +23,19 @@ test('deploy - past the build queue limit a deploy answers 503 BUILD_QUEUE_FULL 
   await waitDeployment(node, third.json.id);
   await node.stop();
 });
+
+test('deploy - a build interrupted by a node crash is recorded as failed on restart, not left building', async () => {
+  const node = await startNode();
+  const id = await createFn(node);
+  const started = await call(node.url, 'POST', `/api/v1/functions/${id}/deploy-inline`, { key: node.adminKey, body: { code: `exports.handler = async () => 1;`, dependencies: 'is-number@7.0.0' } });
+  assert.equal(started.status, 202);
+  await node.kill9();
+  const again = await startNode({ dataDir: node.dataDir });
+  const dep = await waitDeployment(again, started.json.id, 10_000);
+  assert.equal(dep.status, 'failed');
+  assert.match(dep.error, /interrupted/);
+  // The function is not stuck: a new deploy builds and serves.
+  const next = await call(again.url, 'POST', `/api/v1/functions/${id}/deploy-inline`, { key: node.adminKey, body: { code: `exports.handler = async () => 2;` } });
+  assert.equal((await waitDeployment(again, next.json.id)).status, 'succeeded');
+  await again.stop();
+});
