@@ -1,25 +1,18 @@
 /**
- * pino JSON logs. Credentials are redacted wherever they might appear in a
- * logged object. Every line written while serving a request carries its
- * `reqId` — also lines from deep inside (the META log, the builder) — through
- * the request scope, without passing loggers around.
+ * pino JSON logs; credentials are redacted wherever they might appear in a
+ * logged object. Request-scoped lines come from the per-request child logger
+ * (`ctx.log`, bound to `reqId`); deeper layers do not log a request's
+ * failures themselves but attach their cause to the error, which the API
+ * layer logs once with the request id. (No AsyncLocalStorage: in Node 20 it
+ * hooks every promise in the process, the invoke path's included.)
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import pino, { type Logger } from 'pino';
-
-const requestScope = new AsyncLocalStorage<{ reqId: string }>();
-
-/** Run `fn` so that every log line inside it, sync or async, names this request. */
-export function inRequest<T>(reqId: string, fn: () => T): T {
-  return requestScope.run({ reqId }, fn);
-}
 
 /** `destination` defaults to stdout (tests pass a stream to read the lines). */
 export function createLogger(level: string, nodeId: string, destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { node: nodeId },
-    mixin: () => requestScope.getStore() ?? {},
     redact: {
       paths: ['headers["x-orva-api-key"]', 'headers.cookie', 'headers.authorization', '*.password', '*.token', '*.key', '*.value', 'password', 'token'],
       censor: '[redacted]',

@@ -4,7 +4,6 @@
  * MetaApplier has applied it, and turn its outcome into a result or an error.
  */
 import { type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import type { Logger } from 'pino';
 import type { MetaApplier } from '../actors/meta-applier.ts';
 import { OrvaError } from '../protocol/errors.ts';
 import { uuidv7 } from '../protocol/ids.ts';
@@ -43,7 +42,6 @@ export class MetaLog {
     private readonly js: JetStreamClient,
     private readonly applier: MetaApplier,
     private readonly nodeId: string,
-    private readonly log: Logger,
   ) {}
 
   /** The newest sequence in ORVA_META; with the store's applied sequence it gives the apply lag. */
@@ -63,15 +61,13 @@ export class MetaLog {
       this.applier.noteStreamSeq(ack.seq);
     } catch (err) {
       this.applier.cancelWait(envelope.id);
-      this.log.error({ err, type: cmd.type }, 'META publish failed');
-      throw new OrvaError('UNAVAILABLE', 'the metadata log is unavailable');
+      throw new OrvaError('UNAVAILABLE', `the metadata log is unavailable (${cmd.type} not published)`, undefined, { cause: err });
     }
     let outcome;
     try {
       outcome = await applied;
     } catch (err) {
-      this.log.error({ err, type: cmd.type }, 'META apply wait failed');
-      throw new OrvaError('UNAVAILABLE', 'the write was accepted but not yet applied on this node; retry the read shortly');
+      throw new OrvaError('UNAVAILABLE', `the write was accepted but not yet applied on this node (${cmd.type}); retry the read shortly`, undefined, { cause: err });
     }
     if (!outcome.ok) throw new OrvaError(outcome.code, outcome.message, outcome.details);
   }

@@ -56,8 +56,9 @@ export class OrvaError extends Error {
   readonly retryAfterS?: number;
   readonly hint?: string;
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, opts: { retryAfterS?: number; hint?: string } = {}) {
-    super(message);
+  /** `cause`: the underlying failure, for the log only — never rendered into the envelope. */
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, opts: { retryAfterS?: number; hint?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'OrvaError';
     this.code = code;
     this.details = details;

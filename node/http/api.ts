@@ -6,7 +6,6 @@ import { OrvaError } from '../../protocol/errors.ts';
 import type { Permission } from '../../protocol/permissions.ts';
 import { checkSameOrigin, resolvePrincipal } from '../auth/principal.ts';
 import type { Services } from '../services.ts';
-import { inRequest } from '../logger.ts';
 import type { Ctx, Reply } from './context.ts';
 import { Router } from './router.ts';
 import type { Handler } from './server.ts';
@@ -21,13 +20,12 @@ export interface Route {
   handler: (ctx: Ctx) => Promise<Reply> | Reply;
 }
 
-export function apiHandler(routes: Route[], deps: Pick<Services, 'keys' | 'store'>): Handler {
+export function apiHandler(routes: Route[], deps: Pick<Services, 'keys' | 'store' | 'log'>): Handler {
   const router = new Router<Route>();
   for (const r of routes) router.add(r.method, r.path, r);
-  return (ctx) => inRequest(ctx.requestId, () => dispatch(ctx));
-
-  async function dispatch(ctx: Ctx): Promise<Reply> {
+  return async (ctx) => {
     const started = performance.now();
+    ctx.log = deps.log.child({ reqId: ctx.requestId });
     let status = 500;
     try {
       const m = router.match(ctx.method, ctx.path);
@@ -49,10 +47,14 @@ export function apiHandler(routes: Route[], deps: Pick<Services, 'keys' | 'store
       status = reply.status ?? 200;
       return reply;
     } catch (err) {
-      if (err instanceof OrvaError) status = err.status;
+      if (err instanceof OrvaError) {
+        status = err.status;
+        // A platform failure deeper down (the META log, say) is logged here, once, with this request's id.
+        if (status >= 500 && err.cause !== undefined) ctx.log.error({ err: err.cause, code: err.code }, err.message);
+      }
       throw err;
     } finally {
       ctx.log.info({ method: ctx.method, path: ctx.path, status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
     }
-  }
+  };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { createLogger, inRequest } from '../../node/logger.ts';
+import { createLogger } from '../../node/logger.ts';
 
 // A destination that keeps every JSON line pino writes.
 function capture(): { lines: Array<Record<string, unknown>>; stream: Writable } {
@@ -14,20 +14,6 @@ function capture(): { lines: Array<Record<string, unknown>>; stream: Writable } 
   });
   return { lines, stream };
 }
-
-test('logger - every line written inside a request, even after awaits deep down, carries its reqId; lines outside carry none', async () => {
-  const { lines, stream } = capture();
-  const log = createLogger('info', 'n-test', stream);
-  log.info('before');
-  await inRequest('req_abc1', async () => {
-    log.info('sync');
-    await new Promise((r) => setTimeout(r, 5));
-    await Promise.resolve().then(() => log.child({ component: 'meta' }).warn('deep'));
-  });
-  log.info('after');
-  await new Promise((r) => setImmediate(r));
-  assert.deepEqual(lines.map((l) => [l.msg, l.reqId]), [['before', undefined], ['sync', 'req_abc1'], ['deep', 'req_abc1'], ['after', undefined]]);
-});
 
 test('logger - credentials in logged objects are redacted', async () => {
   const { lines, stream } = capture();
