@@ -87,8 +87,13 @@ export class Worker {
     this.proc.onExit((code, signal) => {
       clock.clearTimeout(startTimer);
       this.state = 'dead';
-      const oom = this.proc.oomKilled;
-      const detail = oom ? 'worker killed: out of memory (exceeded its memory limit)' : `worker exited (code ${code}, signal ${signal})${this.proc.protocolError ? `: ${this.proc.protocolError}` : ''}`;
+      // V8 aborts at its heap limit before the cgroup's OOM killer would: both are out of memory.
+      const oom = this.proc.oomKilled || this.proc.outputTail.includes('JavaScript heap out of memory');
+      const detail = oom
+        ? 'worker killed: out of memory (exceeded its memory limit)'
+        : this.proc.seccompKilled
+          ? 'worker killed: a refused system call (seccomp)'
+          : `worker exited (code ${code}, signal ${signal})${this.proc.protocolError ? `: ${this.proc.protocolError}` : ''}`;
       settle?.reject(new Error(detail));
       settle = null;
       this.answer(this.pending?.id ?? '', { kind: 'crashed', detail, oom });

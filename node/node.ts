@@ -101,11 +101,11 @@ export class OrvaNode {
       log.child({ component: 'artifacts' }),
     );
     const applier = (this.applier = new MetaApplier({ js, target: store, log }));
-    const meta = new MetaLog(js, applier, config.nodeId, log);
+    const meta = new MetaLog(js, applier, config.nodeId);
     const events = new EventBus();
     const keys = new KeyCache(store);
     const registry = new FunctionRegistry(store);
-    const driver = new BwrapDriver();
+    const driver = await BwrapDriver.forNode({ natsUrl, log: log.child({ component: 'sandbox' }) });
     const secretBox = new SecretBox(loadMasterKey(config.masterKey, config.masterKeyFile));
     const routeTable = new RouteTable(store);
     const executions = (this.executions = new ExecutionLog(join(config.dataDir, 'executions.db'), config.executionRetentionDays, log.child({ component: 'executions' })));
@@ -165,6 +165,7 @@ export class OrvaNode {
     applier.start();
     await caughtUp;
     await this.ensureBootstrapKey(s);
+    await this.failInterruptedBuilds(s);
     builder.start();
 
     const http = (this.http = new HttpServer({ host: config.host, port: config.port, bodyLimitBytes: config.bodyLimitBytes, log }));
@@ -239,6 +240,22 @@ export class OrvaNode {
       case 'route.delete':
         s.routeTable.reload();
         return;
+    }
+  }
+
+  /** A build this node had queued or running when it stopped will never finish: record it as failed. */
+  private async failInterruptedBuilds(s: Services): Promise<void> {
+    for (const dep of s.store.unfinishedDeployments(s.config.nodeId)) {
+      await s.meta.submit({
+        type: 'deployment.finish',
+        id: dep.id,
+        status: 'failed',
+        code_hash: null,
+        error: 'the build was interrupted by a node restart; deploy again',
+        logs: dep.logs,
+        keep_versions: s.config.versionsKeep,
+        at: new Date().toISOString(),
+      });
     }
   }
 

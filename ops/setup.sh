@@ -24,6 +24,8 @@ declare -A NEED=(
   [/usr/lib/python3/dist-packages/msgpack]=python3-msgpack
   [/usr/lib/python3/dist-packages/pip]=python3-pip
   [/usr/lib/python3/dist-packages/seccomp.cpython-*.so]=python3-seccomp
+  [/usr/sbin/nft]=nftables
+  [/usr/sbin/ip]=iproute2
   [/usr/bin/g++]=g++
   [/usr/bin/make]=make
 )

@@ -190,6 +190,7 @@ export function invokeHandler(d: Services): { byId: Handler; byRoute: Handler } 
         return { size: 0, errorCode: error.code, error };
       }
       case 'crashed': {
+        // The detail (out of memory, a refused system call, an exit code) goes to the execution's logs.
         const error = result.oom
           ? new OrvaError('WORKER_CRASHED', 'the worker ran out of memory during the call', { ...details, reason: 'out_of_memory' }, { hint: 'out of memory: the worker exceeded 1.5 × memory_mb; raise memory_mb via PUT /api/v1/functions/{id}' })
           : new OrvaError('WORKER_CRASHED', 'the worker died during the call', details);

@@ -6,26 +6,40 @@
  * synthetic /etc files. Nothing else of the host — no /root, /home, /var,
  * /work, /etc/shadow, no other function's code — exists inside.
  *
- * The command line is built from layers (`BwrapLayer`), one per concern, so
- * seccomp (`--seccomp FD` with the BPF program passed through `DataFds`),
- * cgroup limits and egress networking arrive as more layers without changing
- * `SandboxDriver`. (Cgroups and egress will also need a hook after spawn —
- * moving the pid into a cgroup, starting slirp4netns on `--info-fd` — which
- * is the place to extend `BwrapLayer` when they land.)
+ * The command line is built from layers (`BwrapLayer`), one per concern:
+ * namespaces, filesystem, network, environment, and seccomp (`seccomp.ts`:
+ * `--seccomp FD` with libseccomp's BPF passed through `DataFds`). What needs
+ * more than arguments is a `WorkerHook` with a per-worker lifecycle: the
+ * memory budget (`memory-budget.ts`: refuse before anything starts), cgroup
+ * limits (`cgroups.ts`: a shell prelude joins them before bwrap is exec'd,
+ * read OOM after exit, remove after) and egress (`egress.ts`: slirp4netns on
+ * `--info-fd`, released through `--block-fd`).
+ *
+ * Every worker runs as
+ *     /bin/sh -c '<join cgroups> && ulimit -n 1024 && exec "$@"' orva-sandbox bwrap --args FD -- <runtime>
+ * — the shell is gone (exec'd into bwrap) before any sandboxed code runs,
+ * and the limits are inherited by everything bwrap starts.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { posix } from 'node:path';
 import type { Writable } from 'node:stream';
 import { encodeFrame, FrameDecoder } from '../../protocol/frames.ts';
 import type { WorkerInput } from '../../protocol/worker-input.ts';
 import { parseWorkerOutput, type WorkerOutput } from '../../protocol/worker-output.ts';
 import { RUNTIMES } from '../runtimes/index.ts';
+import type { SeccompPolicyName } from '../../protocol/syscalls.ts';
+import { Cgroups, detectCgroups, type WorkerCgroup } from './cgroups.ts';
 import type { SandboxDriver, SpawnSpec, WorkerProcess } from './driver.ts';
+import { addressesOfUrls, Egress } from './egress.ts';
+import { MemoryBudget } from './memory-budget.ts';
+import { seccompLayer, seccompPolicyFromEnv } from './seccomp.ts';
 
 /** Passes bytes to bwrap on a fresh fd, which bwrap reads to EOF (`--args`, `--seccomp`, `--ro-bind-data`, …). */
 export interface DataFds {
   /** The fd number, as the string to put in the argument list. */
   add(data: string | Uint8Array): string;
+  /** A pipe kept open both ways (`--info-fd`, `--block-fd`); the hook finds its host end at `child.stdio[Number(fd)]`. */
+  channel(): string;
 }
 
 /** One concern of the sandbox's bwrap arguments. */
@@ -33,12 +47,58 @@ export interface BwrapLayer {
   args(spec: SpawnSpec, fds: DataFds): string[];
 }
 
+/** What a hook sees of the worker being set up. */
+export interface HookContext {
+  fds: DataFds;
+  /** Host shell commands (joined with &&) the worker's shell runs before it execs bwrap: the cgroup joins, the fd limit. */
+  readonly prelude: readonly string[];
+}
+
+/** One worker's part of a hook. */
+export interface WorkerAttachment {
+  args?: readonly string[];
+  /** After spawn. `fail` kills the worker with a reason (reported as its protocolError). */
+  started?(child: ChildProcess, fail: (reason: string) => void): void;
+  /** After exit, before `release`: was it killed for memory? */
+  oomKilled?(): boolean;
+  /** After exit: give back what it holds. */
+  release?(): void | Promise<void>;
+}
+
+/** A concern with a per-worker lifecycle. `attach` may throw to refuse the worker (nothing has started then). */
+export interface WorkerHook {
+  attach(spec: SpawnSpec, ctx: HookContext): WorkerAttachment | null;
+}
+
 export interface BwrapOptions {
   /** Default /usr/bin/bwrap (Debian's bubblewrap 0.8). */
   bwrapPath?: string;
-  /** Appended after the built-in layers: seccomp, cgroups, egress. */
+  /** Appended after the built-in layers. */
   layers?: readonly BwrapLayer[];
+  /** Default `default`; see seccomp-policy.ts. */
+  seccompPolicy?: SeccompPolicyName;
+  /**
+   * The cgroup manager (default: one for this process on the detected
+   * hierarchy). `false` only where cgroups cannot exist (a dev box without
+   * root): the memory, CPU and pids limits are then absent.
+   */
+  cgroups?: Cgroups | false;
+  /** Default: 80 % of os.totalmem(). */
+  memoryBudget?: MemoryBudget;
+  /** Default: slirp4netns behind this node's firewall, when the host has cgroup v2 for it. `false`: egress specs are refused. */
+  egress?: Egress | false;
+  /** Addresses egress may never reach besides the host's own (the cluster's NATS, peers): IPs or CIDRs. */
+  egressDeny?: readonly string[];
 }
+
+/** Open files per worker (RLIMIT_NOFILE, soft and hard): ample for a handler, a wall for fd exhaustion. */
+export const NOFILE_LIMIT = 1024;
+/** Tasks (processes and threads) per worker: Node needs ~12 threads; a fork bomb stops here. */
+export const PIDS_MAX = 64;
+/** The cgroup memory limit over memory_mb: headroom for the runtime itself, /tmp pages and the network helper. */
+export const MEMORY_LIMIT_FACTOR = 1.5;
+/** bwrap reports a child killed by signal N as exit code 128 + N; SIGSYS is 31 on x86_64 and arm64. */
+const SIGSYS_EXIT = 128 + 31;
 
 /** The unprivileged uid/gid inside ("nobody"); the host never sees it as a real user. */
 const SANDBOX_ID = '65534';
@@ -99,20 +159,21 @@ const filesystem: BwrapLayer = {
       '--ro-bind', spec.codeDir, '/code',
       '--proc', '/proc',
       '--dev', '/dev',
-      // Private and capped at the function's memory budget (tmpfs pages are memory).
-      '--size', String(spec.memoryMb * 1024 * 1024), '--tmpfs', '/tmp',
+      // POSIX shared memory (Python's multiprocessing semaphores) gets its own tiny tmpfs: /dev itself is sealed.
+      '--size', String(1024 * 1024), '--tmpfs', '/dev/shm',
+      // Private, and capped at half the function's memory: tmpfs pages are charged to the worker's
+      // memory cgroup anyway, and half leaves the runtime room to report a full disk (ENOSPC)
+      // instead of being OOM-killed. At least 16 MiB for the small functions.
+      '--size', String(Math.max(16, Math.floor(spec.memoryMb / 2)) * 1024 * 1024), '--tmpfs', '/tmp',
       '--chdir', '/code',
     ];
   },
 };
 
 const network: BwrapLayer = {
-  args: (spec) => {
-    // 'none': bwrap's new net namespace has only `lo`, already up.
-    if (spec.networkMode === 'none') return ['--unshare-net'];
-    // 'egress' will be its own layer: slirp4netns/pasta attached to this namespace, plus /etc/resolv.conf.
-    throw new Error(`network mode '${spec.networkMode}' is not supported yet`);
-  },
+  // Both modes get a new net namespace: 'none' keeps only `lo` (already up);
+  // 'egress' gets slirp4netns attached to it by the Egress hook.
+  args: () => ['--unshare-net'],
 };
 
 const environment: BwrapLayer = {
@@ -136,42 +197,139 @@ function validate(spec: SpawnSpec): void {
   if (!(Number.isInteger(spec.memoryMb) && spec.memoryMb > 0)) throw new TypeError(`invalid memoryMb ${spec.memoryMb}`);
 }
 
+let defaultCgroups: Cgroups | null = null;
+
+/** One Cgroups per process (its owner key is the process): drivers in one process share it. */
+function processCgroups(): Cgroups {
+  if (defaultCgroups) return defaultCgroups;
+  const layout = detectCgroups();
+  if (!layout) throw new Error('no cgroup hierarchy with memory, cpu and pids controllers: worker limits cannot be enforced');
+  return (defaultCgroups = new Cgroups({ layout }));
+}
+
+/** The bubblewrap driver: seccomp, cgroup limits, the memory budget and egress included by default. */
 export class BwrapDriver implements SandboxDriver {
   readonly #bwrapPath: string;
   readonly #layers: readonly BwrapLayer[];
+  readonly #cgroups: Cgroups | null;
+  readonly #budget: MemoryBudget;
+  readonly #hooks: readonly WorkerHook[];
 
   constructor(options: BwrapOptions = {}) {
     this.#bwrapPath = options.bwrapPath ?? '/usr/bin/bwrap';
-    this.#layers = [...BUILT_IN_LAYERS, ...(options.layers ?? [])];
+    this.#layers = [...BUILT_IN_LAYERS, seccompLayer(options.seccompPolicy ?? 'default'), ...(options.layers ?? [])];
+    this.#cgroups = options.cgroups === false ? null : (options.cgroups ?? processCgroups());
+    this.#budget = options.memoryBudget ?? new MemoryBudget();
+    const egress = options.egress === false ? null
+      : (options.egress ?? (this.#cgroups ? new Egress({ cgroupV2: this.#cgroups.v2Group, owner: this.#cgroups.owner, deny: options.egressDeny }) : null));
+    this.#hooks = egress ? [egress] : [];
   }
 
-  /** Throws (synchronously) on an invalid spec: a platform fault, not the function's. */
+  /**
+   * The node's driver: removes a crashed predecessor's leftovers first, takes
+   * the seccomp policy from ORVA_SECCOMP_POLICY (`default` when unset), and
+   * keeps egress away from the cluster's NATS as well as from this host.
+   */
+  static async forNode(o: { natsUrl: string; log: { warn(obj: object, msg: string): void }; env?: NodeJS.ProcessEnv }): Promise<BwrapDriver> {
+    const stale = await BwrapDriver.cleanupStale();
+    if (stale.cgroups.length + stale.tables.length > 0) o.log.warn({ stale }, "removed a crashed node's sandbox cgroups and firewall tables");
+    return new BwrapDriver({ seccompPolicy: seccompPolicyFromEnv(o.env), egressDeny: await addressesOfUrls([o.natsUrl]) });
+  }
+
+  /**
+   * Removes what a crashed node on this host left behind: its cgroups (killing
+   * anything still inside) and its egress firewall table. Only owners whose
+   * process is gone are touched. Run once at node start, before the first spawn.
+   */
+  static async cleanupStale(): Promise<{ cgroups: string[]; tables: string[] }> {
+    const layout = detectCgroups();
+    return { cgroups: layout ? await Cgroups.cleanupStale(layout) : [], tables: Egress.cleanupStale() };
+  }
+
+  /**
+   * Throws (synchronously) on an invalid spec — a platform fault, not the
+   * function's — and MEMORY_EXHAUSTED when the host's memory budget is spent.
+   */
   spawn(spec: SpawnSpec): WorkerProcess {
     validate(spec);
-    const data: Array<string | Uint8Array> = [];
-    const fds: DataFds = { add: (d) => String(FIRST_DATA_FD + data.push(d) - 1) };
-    const options = this.#layers.flatMap((l) => l.args(spec, fds));
-    // The options go through `--args FD`, not argv: secrets in --setenv stay
-    // out of the host's `ps` and out of the sandbox's /proc/1/cmdline (bwrap
-    // is pid 1 in there). NUL separates them, so one inside a value would
-    // smuggle in options of its own (a writable bind of /, say). The command
-    // itself must stay on argv: bwrap reads none from the fd.
-    if (options.some((a) => a.includes('\0'))) throw new TypeError('sandbox arguments must not contain NUL');
-    const argsFd = fds.add(options.join('\0') + '\0');
+    if (spec.networkMode === 'egress' && this.#hooks.length === 0) throw new Error("network mode 'egress' is not supported on this host (no cgroup v2 for its firewall)");
+    const limitBytes = Math.ceil(spec.memoryMb * MEMORY_LIMIT_FACTOR) * 1024 * 1024;
+    const attachments: WorkerAttachment[] = [];
+    const releaseBudget = this.#budget.reserve(limitBytes);
+    let cgroup: WorkerCgroup | null = null;
+    try {
+      const data: Array<string | Uint8Array | null> = [];
+      const fds: DataFds = {
+        add: (d) => String(FIRST_DATA_FD + data.push(d) - 1),
+        channel: () => String(FIRST_DATA_FD + data.push(null) - 1),
+      };
+      const prelude: string[] = [];
+      if (this.#cgroups) {
+        cgroup = this.#cgroups.create({ memoryBytes: limitBytes, cpus: spec.cpus, pidsMax: PIDS_MAX });
+        prelude.push(cgroup.joinScript());
+      }
+      // dash's `ulimit -n` sets the soft and the hard limit; the sandbox cannot raise a hard limit again
+      // (that needs CAP_SYS_RESOURCE in the host's user namespace).
+      prelude.push(`ulimit -n ${NOFILE_LIMIT}`);
+      const options = this.#layers.flatMap((l) => l.args(spec, fds));
+      for (const hook of this.#hooks) {
+        const a = hook.attach(spec, { fds, prelude });
+        if (a) {
+          attachments.push(a);
+          options.push(...(a.args ?? []));
+        }
+      }
+      // Last, after every mount: bwrap's root (a tmpfs) and /dev stay writable otherwise — a way around
+      // the /tmp cap. Separate mounts (/tmp, /dev/shm, /proc) keep their own flags.
+      options.push('--remount-ro', '/dev', '--remount-ro', '/');
+      // The options go through `--args FD`, not argv: secrets in --setenv stay
+      // out of the host's `ps` and out of the sandbox's /proc/1/cmdline (bwrap
+      // is pid 1 in there). NUL separates them, so one inside a value would
+      // smuggle in options of its own (a writable bind of /, say). The command
+      // itself must stay on argv: bwrap reads none from the fd.
+      if (options.some((a) => a.includes('\0'))) throw new TypeError('sandbox arguments must not contain NUL');
+      const argsFd = fds.add(options.join('\0') + '\0');
 
-    const child = spawn(this.#bwrapPath, ['--args', argsFd, '--', ...RUNTIMES[spec.runtime].command(spec)], {
-      // bwrap's own env is empty too: it is readable in the sandbox as /proc/1/environ.
-      env: {},
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...data.map(() => 'pipe' as const)],
-    });
-    data.forEach((d, i) => (child.stdio[FIRST_DATA_FD + i] as Writable).end(d));
-    return new BwrapWorker(child);
+      // dash exports PWD to what it execs: unset, or it would show in the sandbox as /proc/1/environ.
+      const child = spawn('/bin/sh', ['-c', `${prelude.join(' && ')} && unset PWD && exec "$@"`, 'orva-sandbox', this.#bwrapPath, '--args', argsFd, '--', ...RUNTIMES[spec.runtime].command(spec)], {
+        // bwrap's own env is empty too: it is readable in the sandbox as /proc/1/environ.
+        env: {},
+        // Nothing of the node's working directory is held open by the worker's processes.
+        cwd: '/',
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...data.map(() => 'pipe' as const)],
+      });
+      data.forEach((d, i) => {
+        if (d !== null) (child.stdio[FIRST_DATA_FD + i] as Writable).end(d);
+      });
+      const worker = new BwrapWorker(child, {
+        oomKilled: () => (cgroup?.oomKilled() ?? false) || attachments.some((a) => a.oomKilled?.() ?? false),
+        release: () => {
+          releaseBudget();
+          for (const a of attachments) void a.release?.();
+          void cgroup?.remove();
+        },
+      });
+      for (const a of attachments) a.started?.(child, (reason) => worker.fail(reason));
+      return worker;
+    } catch (err) {
+      releaseBudget();
+      for (const a of attachments) void a.release?.();
+      void cgroup?.remove();
+      throw err;
+    }
   }
+}
+
+interface WorkerResources {
+  oomKilled(): boolean;
+  release(): void;
 }
 
 class BwrapWorker implements WorkerProcess {
   readonly pid: number;
   #protocolError: string | null = null;
+  #oomKilled = false;
+  #seccompKilled = false;
   #tail = '';
   #exited = false;
   #killed = false;
@@ -180,7 +338,7 @@ class BwrapWorker implements WorkerProcess {
   readonly #child: ReturnType<typeof spawn>;
   readonly #input: Writable;
 
-  constructor(child: ReturnType<typeof spawn>) {
+  constructor(child: ReturnType<typeof spawn>, resources: WorkerResources) {
     this.#child = child;
     this.pid = child.pid ?? -1;
     this.#input = child.stdio[INPUT_FD] as Writable;
@@ -207,6 +365,12 @@ class BwrapWorker implements WorkerProcess {
     // 'close', not 'exit': it comes after the output pipe drained, so every frame is delivered first.
     child.on('close', (code, signal) => {
       this.#exited = true;
+      // Read before the cgroup goes away. A worker the driver killed itself was not OOM-killed.
+      this.#oomKilled = !this.#killed && resources.oomKilled();
+      // The runtime died of SIGSYS: seccomp killed it for a refused call (bwrap passes it on as 128 + 31).
+      // The process could exit(159) itself to look refused, but that only mislabels its own crash.
+      this.#seccompKilled = !this.#oomKilled && (code === SIGSYS_EXIT || signal === 'SIGSYS');
+      resources.release();
       for (const cb of this.#exitListeners) cb(code, signal);
     });
   }
@@ -220,7 +384,16 @@ class BwrapWorker implements WorkerProcess {
   }
 
   get oomKilled(): boolean {
-    return false;
+    return this.#oomKilled;
+  }
+
+  get seccompKilled(): boolean {
+    return this.#seccompKilled;
+  }
+
+  /** Kills the worker for a reason of the driver's own (a hook's failure), reported as its protocolError. */
+  fail(reason: string): void {
+    this.#violation(reason);
   }
 
   send(frame: WorkerInput): void {

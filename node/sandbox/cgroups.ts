@@ -39,6 +39,8 @@ export interface CgroupLimits {
 const CPU_PERIOD_US = 100_000;
 const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 const SAFE_PATH = /^[A-Za-z0-9/_.,-]+$/;
+/** Process-wide, so two managers of one owner (tests) never pick the same worker name. */
+let nextWorker = 1;
 
 export interface CgroupLayout {
   version: CgroupVersion;
@@ -156,7 +158,6 @@ export class Cgroups {
   /** The owner's dir in each hierarchy (v1: memory, cpu, pids; plus `unified` when present). */
   readonly ownerDirs: Readonly<Record<string, string>>;
   private readonly layout: CgroupLayout;
-  private next = 1;
 
   constructor(options: CgroupsOptions) {
     this.layout = options.layout;
@@ -175,6 +176,14 @@ export class Cgroups {
       dirs[name] = join(top, owner);
     }
     this.ownerDirs = dirs;
+    // A clean exit removes the owner's (by then usually empty) groups; after a crash the next node start does.
+    process.once('exit', () => {
+      for (const d of Object.values(dirs)) {
+        try {
+          rmdirSync(d);
+        } catch {}
+      }
+    });
   }
 
   /** v1 controllers, plus the v2 hierarchy (the only one on v2, a marker-only one on hybrid). */
@@ -184,14 +193,18 @@ export class Cgroups {
     return h;
   }
 
-  /** The path of the owner's group inside the v2 hierarchy (for `socket cgroupv2` matches), or null on a v1-only host. */
-  get v2Path(): string | null {
-    return this.layout.unified ? `orva/${this.owner}` : null;
+  /**
+   * The owner's group in the v2 hierarchy, for `socket cgroupv2` matches: its
+   * dir and its depth below the hierarchy's root (orva = 1, the owner = 2).
+   * Null on a host with no v2 hierarchy at all.
+   */
+  get v2Group(): { dir: string; level: number } | null {
+    return this.layout.unified ? { dir: this.ownerDirs.unified!, level: 2 } : null;
   }
 
   /** Creates one worker's groups with its limits. Throws if the kernel refuses a limit. */
   create(limits: CgroupLimits): WorkerCgroup {
-    const name = `w${this.next++}`;
+    const name = `w${nextWorker++}`;
     const dirs: string[] = [];
     try {
       if (this.version === 'v1') {

@@ -15,11 +15,11 @@ export interface SpawnSpec {
   entrypoint: string;
   /** The complete env of the worker (env_vars, secrets, ORVA_FUNCTION_ID, ORVA_ENTRYPOINT); nothing of the node's env leaks. */
   env: Record<string, string>;
-  /** Node: the V8 old-space limit. Later also the cgroup memory limit. */
+  /** Node: the V8 old-space limit. The worker's cgroup memory limit is 1.5 × this; /tmp holds half of it. */
   memoryMb: number;
-  /** Later: cgroup CPU bandwidth. */
+  /** cgroup CPU bandwidth, in CPUs. */
   cpus: number;
-  /** 'none': a new net namespace with loopback only. 'egress' is not implemented yet. */
+  /** 'none': a new net namespace with loopback only. 'egress': outbound through slirp4netns, never to the host itself. */
   networkMode: 'none' | 'egress';
 }
 
@@ -42,6 +42,14 @@ export interface WorkerProcess {
    * in `onExit`): the call answers WORKER_CRASHED with an out-of-memory hint.
    */
   readonly oomKilled: boolean;
+  /**
+   * True when seccomp killed the worker (SIGSYS) for a refused system call —
+   * one of the dangerous set (mount, unshare, ptrace, bpf, …). Read it in
+   * `onExit`: the call answers WORKER_CRASHED and the execution records the
+   * attempt. Set only when the runtime itself made the call; a child process
+   * it started dies alone.
+   */
+  readonly seccompKilled: boolean;
   /** Encode and write one frame; a no-op once the worker is gone. */
   send(frame: WorkerInput): void;
   /** Every valid frame from the worker, in order. */
@@ -53,5 +61,6 @@ export interface WorkerProcess {
 }
 
 export interface SandboxDriver {
+  /** Throws on an invalid spec, and OrvaError MEMORY_EXHAUSTED when the host's memory budget is spent. */
   spawn(spec: SpawnSpec): WorkerProcess;
 }

@@ -45,6 +45,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { relative } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { SpawnSpec } from './driver.ts';
 import type { WorkerAttachment, WorkerHook, HookContext } from './bwrap.ts';
@@ -59,11 +60,13 @@ const RESOLV_CONF = `nameserver ${SLIRP_DNS}\noptions timeout:2 attempts:2\n`;
 const READY_TIMEOUT_MS = 5_000;
 
 const TABLE_PREFIX = 'orva_egress_';
+/** Where nft looks up `socket cgroupv2` paths. */
+const NFT_CGROUP_ROOT = '/sys/fs/cgroup';
 const tableOf = (owner: string) => `${TABLE_PREFIX}${owner.replace('-', '_')}`;
 
 export interface EgressOptions {
-  /** The node's group in the cgroup v2 hierarchy, relative to its root (`orva/<owner>`); null: egress unavailable. */
-  cgroupV2Path: string | null;
+  /** The node's group in the cgroup v2 hierarchy (`Cgroups.v2Group`); null: egress unavailable. */
+  cgroupV2: { dir: string; level: number } | null;
   owner: string;
   /** More destinations to refuse: IPs or CIDRs (the cluster's NATS, peers). */
   deny?: readonly string[];
@@ -98,9 +101,12 @@ function hostResolvers(): string[] {
 }
 
 /** The nftables ruleset for one node's network helpers. */
-export function egressRuleset(table: string, cgroupV2Path: string, deny: readonly string[], resolvers: readonly string[]): string {
-  const level = cgroupV2Path.split('/').length;
-  const match = `socket cgroupv2 level ${level} "${cgroupV2Path}"`;
+export function egressRuleset(table: string, cgroupV2: { dir: string; level: number }, deny: readonly string[], resolvers: readonly string[]): string {
+  // nft resolves the path against /sys/fs/cgroup (to the group's id) when the rule is loaded, whichever
+  // hierarchy it is in: on a hybrid host that is `unified/orva/<owner>`. The level is the depth in that hierarchy.
+  const path = relative(NFT_CGROUP_ROOT, cgroupV2.dir);
+  if (path.startsWith('..') || !/^[A-Za-z0-9/_.-]+$/.test(path)) throw new Error(`egress: cgroup ${cgroupV2.dir} is not under ${NFT_CGROUP_ROOT}`);
+  const match = `socket cgroupv2 level ${cgroupV2.level} "${path}"`;
   const v4 = ['127.0.0.0/8', '0.0.0.0/8', '169.254.0.0/16', ...deny.filter((a) => isIP(a.split('/')[0]!) === 4)];
   const v6 = ['::1', '::/128', 'fe80::/10', '::ffff:0:0/96', ...deny.filter((a) => isIP(a.split('/')[0]!) === 6)];
   const dns = resolvers.map((r) => `    ${match} ${isIP(r) === 6 ? 'ip6' : 'ip'} daddr ${r} meta l4proto { tcp, udp } th dport 53 accept`);
@@ -132,18 +138,24 @@ export class Egress implements WorkerHook {
   /** Installs this node's table (once, on the first egress worker). Throws when nftables or cgroup v2 is missing. */
   #ensureFirewall(): void {
     if (this.#firewall) return;
-    const path = this.#options.cgroupV2Path;
-    if (!path) throw new Error('network_mode egress needs a cgroup v2 hierarchy for its firewall; this host has none');
+    const group = this.#options.cgroupV2;
+    if (!group) throw new Error('network_mode egress needs a cgroup v2 hierarchy for its firewall; this host has none');
     const table = tableOf(this.#options.owner);
     // Only local resolvers need the exception; a remote one is not refused in the first place.
     const resolvers = (this.#options.resolvers ?? hostResolvers()).filter((r) => r.startsWith('127.') || r === '::1' || isLocalAddress(r));
-    const ruleset = egressRuleset(table, path, this.#options.deny ?? [], resolvers);
+    const ruleset = egressRuleset(table, group, this.#options.deny ?? [], resolvers);
     // Replace, not add: an earlier table of this owner (a previous driver in this process) is redone.
     try {
       execFileSync(NFT, ['delete', 'table', 'inet', table], { stdio: 'ignore' });
     } catch {}
     execFileSync(NFT, ['-f', '-'], { input: ruleset, stdio: ['pipe', 'ignore', 'pipe'] });
     this.#firewall = true;
+    // A clean exit takes the table along (every helper is gone by then); after a crash the next start does.
+    process.once('exit', () => {
+      try {
+        execFileSync(NFT, ['delete', 'table', 'inet', table], { stdio: 'ignore' });
+      } catch {}
+    });
   }
 
   attach(spec: SpawnSpec, ctx: HookContext): WorkerAttachment | null {
@@ -167,10 +179,11 @@ export class Egress implements WorkerHook {
           const pid = /"child-pid":\s*(\d+)/.exec(text)?.[1];
           if (!pid || slirp || done) return;
           infoStream.off('data', onInfo);
-          const script = `${prelude.length ? `${prelude.join(' && ')} && ` : ''}exec "$@"`;
+          const script = `${[...prelude, 'unset PWD'].join(' && ')} && exec "$@"`;
           slirp = spawn('/bin/sh', ['-c', script, 'orva-egress', SLIRP, '--configure', '--mtu=65520', '--disable-host-loopback',
-            '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', '--exit-fd=4', pid, 'tap0'], {
+            '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', '--exit-fd=4', '--netns-type=path', `/proc/${pid}/ns/net`, 'tap0'], {
             env: {},
+            cwd: '/',
             stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
           });
           for (const s of slirp.stdio) s?.on('error', () => {});

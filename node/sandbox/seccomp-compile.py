@@ -51,6 +51,9 @@ def compile_policy(arch, policy, skipped):
     f.set_attr(seccomp.Attr.ACT_BADARCH, seccomp.KILL_PROCESS)
     # bwrap sets no_new_privs itself before loading the program.
     f.set_attr(seccomp.Attr.CTL_NNP, 0)
+    # A binary tree of syscall numbers instead of a linear list: ~9 comparisons per call instead of
+    # up to ~300 — the runtimes make tens of thousands of calls while starting.
+    f.set_attr(seccomp.Attr.CTL_OPTIMIZE, 2)
     for rule in policy['rules']:
         name = rule['name']
         if number(arch, name) is None:
