@@ -6,7 +6,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { freePort } from './free-port.ts';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 
@@ -28,21 +27,16 @@ export class EmbeddedNats {
   }
 
   async start(): Promise<string> {
-    this.port = await freePort();
     const storeDir = join(this.dataDir, 'nats');
     mkdirSync(storeDir, { recursive: true, mode: 0o700 });
     const conf = join(this.dataDir, 'nats.conf');
-    writeFileSync(
-      conf,
-      [
-        `listen: "127.0.0.1:${this.port}"`,
-        'server_name: "orva-embedded"',
-        `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
+    // The kernel picks the port the first time (no race with other processes); the config is then
+    // rewritten with it, so a restarted server comes back where the client reconnects.
+    const write = (port: number) =>
+      writeFileSync(conf, [`listen: "127.0.0.1:${port}"`, 'server_name: "orva-embedded"', `jetstream { store_dir: ${JSON.stringify(storeDir)} }`, ''].join('\n'), { mode: 0o600 });
+    write(-1);
     await this.spawnOnce(conf);
+    write(this.port);
     return this.url;
   }
 
@@ -58,6 +52,8 @@ export class EmbeddedNats {
       }, 15_000);
       child.stderr!.on('data', (chunk: Buffer) => {
         tail = (tail + chunk.toString()).slice(-4000);
+        const listening = /Listening for client connections on [\d.]+:(\d+)/.exec(tail);
+        if (listening) this.port = Number(listening[1]);
         if (!ready && tail.includes('Server is ready')) {
           ready = true;
           clearTimeout(timer);

@@ -184,7 +184,8 @@ with tempfile.TemporaryFile() as t:
   test('seccomp - io_uring and clone3 get ENOSYS (runtimes probe them) and the worker lives on', async () => {
     const w = await start('python', RAW);
     for (const name of ['io_uring_setup', 'io_uring_enter', 'io_uring_register', 'clone3']) assert.deepEqual(await w.call({ nr: String(nr(name)) }), { r: -1, errno: 38 }, name);
-    assert.equal(((await w.call({ nr: String(nr('getppid')) })) as { r: number }).r, 1); // bwrap's init is pid 1
+    // The runtime is pid 1 (bwrap --as-pid-1): its parent is outside the pid namespace.
+    assert.equal(((await w.call({ nr: String(nr('getppid')) })) as { r: number }).r, 0);
     await w.stop();
     assert.equal(w.proc.seccompKilled, false);
   });
@@ -544,7 +545,8 @@ describe('environment hygiene', () => {
     assert.equal(r.other, 'ENOENT');
     assert.deepEqual(r.tmp, []);
     assert.doesNotMatch(r.cmdline1, /cgroup|ulimit|orva-sandbox/);
-    assert.equal(r.environ1, '');
+    // pid 1 is the worker itself (bwrap --as-pid-1): only its own environment.
+    assert.equal(r.environ1, 'ORVA_FUNCTION_ID=fn-h\0MINE=1\0PWD=/code\0');
     assert.deepEqual(r.env, ['MINE', 'ORVA_EXECUTION_ID', 'ORVA_FUNCTION_ID', 'PWD']);
     await w.stop();
   });

@@ -116,6 +116,9 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const namespaces: BwrapLayer = {
   args: () => [
     '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts',
+    // The runtime itself is pid 1: otherwise bwrap's reaper is, outside the seccomp filter, and
+    // handler code could open /proc/1/mem read-write and run unfiltered code through it.
+    '--as-pid-1',
     // No nested user namespaces: they would reopen kernel surface the sandbox closes.
     '--disable-userns',
     '--uid', SANDBOX_ID, '--gid', SANDBOX_ID,

@@ -23,7 +23,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { freePort } from '../../node/free-port.ts';
+import { freePort } from './free-port.ts';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { summariseProfile } from './profile.ts';

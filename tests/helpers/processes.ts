@@ -4,7 +4,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { freePort } from '../../node/free-port.ts';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
@@ -26,8 +25,6 @@ export function tempDir(tag: string): string {
   return d;
 }
 
-export { freePort } from '../../node/free-port.ts';
-
 function waitExit(child: ChildProcess, ms: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((res) => {
@@ -46,20 +43,20 @@ export interface NatsHandle {
   stop(): Promise<void>;
 }
 
-/** A standalone nats-server with JetStream, as a cluster's shared NATS. */
+/** A standalone nats-server with JetStream, as a cluster's shared NATS, on a port the kernel picks. */
 export async function startNats(): Promise<NatsHandle> {
-  const port = await freePort();
   const dir = tempDir('nats');
-  const child = spawn(NATS_BIN, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(NATS_BIN, ['-js', '-a', '127.0.0.1', '-p', '-1', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(child);
-  await new Promise<void>((res, rej) => {
+  const port = await new Promise<number>((res, rej) => {
     let out = '';
     const t = setTimeout(() => rej(new Error(`nats-server not ready: ${out}`)), 15_000);
     child.stderr!.on('data', (c: Buffer) => {
       out += c.toString();
-      if (out.includes('Server is ready')) {
+      const listening = /Listening for client connections on [\d.]+:(\d+)/.exec(out);
+      if (listening && out.includes('Server is ready')) {
         clearTimeout(t);
-        res();
+        res(Number(listening[1]));
       }
     });
     child.once('exit', (code) => rej(new Error(`nats-server exited ${code}: ${out}`)));
@@ -98,14 +95,16 @@ export interface NodeOptions {
   extraFds?: number[];
 }
 
-/** Start `node/main.ts` as a real process and wait until it answers health. */
+/**
+ * Start `node/main.ts` as a real process on a port the kernel picks (no
+ * race with other tests' processes), and wait until it answers health.
+ */
 export async function startNode(opts: NodeOptions = {}): Promise<NodeHandle> {
-  const port = await freePort();
   const dataDir = opts.dataDir ?? tempDir('node');
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/root',
-    ORVA_PORT: String(port),
+    ORVA_PORT: '0',
     ORVA_HOST: '127.0.0.1',
     ORVA_DATA_DIR: dataDir,
     ORVA_LOG_LEVEL: 'info',
@@ -117,15 +116,22 @@ export async function startNode(opts: NodeOptions = {}): Promise<NodeHandle> {
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
+  let port = 0;
+  let url = '';
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`node exited ${proc.exitCode} before ready:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`node not ready in 60 s:\n${out}`);
+    port ||= Number(/"port":(\d+),[^\n]*"msg":"orva node listening"/.exec(out)?.[1] ?? 0);
+    if (port === 0) {
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
+    url = `http://127.0.0.1:${port}`;
     try {
       const r = await fetch(`${url}/api/v1/system/health`);
       if (r.ok) break;
     } catch {}
-    if (Date.now() > deadline) throw new Error(`node not ready in 60 s:\n${out}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   let adminKey = '';

@@ -14,12 +14,16 @@ test('meta log - with NATS gone a write answers 503 UNAVAILABLE with Retry-After
   assert.equal(r.json.error.code, 'UNAVAILABLE');
   assert.equal(r.headers.get('retry-after'), '2');
   const reqId = r.headers.get('x-request-id')!;
-  const lines = node
-    .output()
-    .split('\n')
-    .filter((l) => l.includes(reqId))
-    .map((l) => JSON.parse(l) as { level: number; msg: string; err?: unknown });
-  assert.ok(lines.some((l) => l.level === 50 && l.err !== undefined), `an error line with the cause under ${reqId}`);
+  // The log line was written before the answer, but the node's stdout pipe may be read after it.
+  const errorLine = () =>
+    node
+      .output()
+      .split('\n')
+      .filter((l) => l.includes(reqId))
+      .map((l) => JSON.parse(l) as { level: number; err?: unknown })
+      .some((l) => l.level === 50 && l.err !== undefined);
+  for (const until = Date.now() + 3_000; !errorLine() && Date.now() < until; ) await new Promise((res) => setTimeout(res, 50));
+  assert.ok(errorLine(), `an error line with the cause under ${reqId}`);
   // Reads never leave the node: they still answer, without the refused write.
   const list = await call(node.url, 'GET', '/api/v1/functions', { key: node.adminKey });
   assert.deepEqual(list.json.functions.map((f: { name: string }) => f.name), ['before']);
