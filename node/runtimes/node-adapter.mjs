@@ -9,6 +9,7 @@
 // the frames use a handful of types, and the adapter then loads no module
 // besides the handler (no resolution or file reads at start, nothing shared
 // with the host's node_modules).
+import { writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 
@@ -170,15 +171,22 @@ function encodeFrame(frame) {
 // ---- channel
 
 const input = new Socket({ fd: 3, readable: true, writable: false });
-const output = new Socket({ fd: 4, readable: false, writable: true });
 
 // The node is gone or closed our input: nothing more to serve.
 input.on('end', () => process.exit(0));
 input.on('error', () => process.exit(1));
-output.on('error', () => process.exit(1));
 
+// Frames out go with blocking writes on fd 4 (never wrapped in a Socket, so it stays blocking): one
+// call is in flight, so the worker has nothing to do until the node has the answer, and a plain
+// write(2) costs a fraction of a stream's bookkeeping. The node gone (EPIPE): nothing left to serve.
 function send(frame, then) {
-  output.write(encodeFrame(frame), then);
+  const buf = encodeFrame(frame);
+  try {
+    for (let off = 0; off < buf.length; ) off += writeSync(4, buf, off);
+  } catch {
+    process.exit(1);
+  }
+  if (then) then();
 }
 
 // A large invoke frame arrives in many chunks: collect them and join once.
