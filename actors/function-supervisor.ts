@@ -247,13 +247,15 @@ export class FunctionSupervisor {
           this.spawnBlockedUntil = this.d.clock.now() + Math.min(5_000, 100 * 2 ** (this.spawnFailures - 1));
           this.d.onEvent({ type: 'spawn-failed', functionId: this.d.functionId, error: err.message });
           this.d.log.warn({ err, fn: this.d.functionId, failures: this.spawnFailures }, 'worker spawn failed');
-          // A handler that cannot load fails its callers now rather than after the queue timeout.
+          // A handler that cannot load, or a host out of memory budget, fails its callers now rather than after the queue timeout.
           const failure =
             err instanceof OrvaError
               ? err
               : err.loadError
                 ? new OrvaError('WORKER_CRASHED', `the handler failed to load: ${err.name}: ${err.message}`, { function_id: this.d.functionId })
                 : new OrvaError('SANDBOX_ERROR', `the sandbox could not start: ${err.message}`, { function_id: this.d.functionId });
+          // Calls still have a worker to wait for while the pool has live ones; otherwise they fail now.
+          if (this.live() > 0) return;
           for (const waiter of this.waiters.splice(0, Math.max(0, this.waiters.length - this.starting))) {
             this.d.clock.clearTimeout(waiter.timer);
             waiter.reject(failure);

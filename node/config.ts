@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { PoolConfig } from '../protocol/schemas.ts';
 import { isValidNodeId } from '../protocol/subjects.ts';
+import { SECCOMP_POLICIES, type SeccompPolicyName } from '../protocol/syscalls.ts';
 
 export interface Config {
   /** ORVA_HOST, default 0.0.0.0: a homelab box is reached from the LAN. */
@@ -42,6 +43,10 @@ export interface Config {
   /** ORVA_MASTER_KEY (64 hex digits or base64 of 32 bytes) or ORVA_MASTER_KEY_FILE; default a 0600 file in the data dir. */
   masterKeyFile: string;
   masterKey: string | null;
+  /** ORVA_SECCOMP_POLICY: default | strict | permissive (default `default`), for every function of the node. */
+  seccompPolicy: SeccompPolicyName;
+  /** ORVA_MEMORY_BUDGET_MB: memory all workers' limits may reserve together; default 80 % of the host's RAM. */
+  memoryBudgetMb: number | null;
   /** ORVA_KEY_TOUCH_INTERVAL_MS, default 30000: how often API-key uses are written to last_used_at (one META command). */
   keyTouchIntervalMs: number;
   /** ORVA_SNAPSHOT_EVERY, default 1000: applied META commands between metadata snapshots. */
@@ -58,6 +63,12 @@ function intVar(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number,
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
   return n;
+}
+
+function seccompPolicyOf(v: string | undefined): SeccompPolicyName {
+  if (v === undefined || v === '') return 'default';
+  if (!(SECCOMP_POLICIES as readonly string[]).includes(v)) throw new Error(`ORVA_SECCOMP_POLICY must be one of ${SECCOMP_POLICIES.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as SeccompPolicyName;
 }
 
 function persistedNodeId(dataDir: string): string {
@@ -92,6 +103,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     versionsKeep: intVar(env, 'ORVA_VERSIONS_KEEP', 5, 1, 1000),
     masterKeyFile: env.ORVA_MASTER_KEY_FILE || join(dataDir, 'master.key'),
     masterKey: env.ORVA_MASTER_KEY || null,
+    seccompPolicy: seccompPolicyOf(env.ORVA_SECCOMP_POLICY),
+    memoryBudgetMb: env.ORVA_MEMORY_BUDGET_MB ? intVar(env, 'ORVA_MEMORY_BUDGET_MB', 0, 64, 16 * 1024 * 1024) : null,
     keyTouchIntervalMs: intVar(env, 'ORVA_KEY_TOUCH_INTERVAL_MS', 30_000, 100, 86_400_000),
     snapshotEvery: intVar(env, 'ORVA_SNAPSHOT_EVERY', 1000, 10, 10_000_000),
     executionRetentionDays: intVar(env, 'ORVA_EXECUTION_RETENTION_DAYS', 7, 1, 3650),

@@ -105,7 +105,7 @@ export class OrvaNode {
     const events = new EventBus();
     const keys = new KeyCache(store);
     const registry = new FunctionRegistry(store);
-    const driver = await BwrapDriver.forNode({ natsUrl, log: log.child({ component: 'sandbox' }) });
+    const driver = await BwrapDriver.forNode({ natsUrl, seccompPolicy: config.seccompPolicy, memoryBudgetMb: config.memoryBudgetMb, log: log.child({ component: 'sandbox' }) });
     const secretBox = new SecretBox(loadMasterKey(config.masterKey, config.masterKeyFile));
     const routeTable = new RouteTable(store);
     const executions = (this.executions = new ExecutionLog(join(config.dataDir, 'executions.db'), config.executionRetentionDays, log.child({ component: 'executions' })));

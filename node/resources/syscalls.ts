@@ -1,9 +1,9 @@
 /** GET /api/v1/syscalls: the seccomp catalog — every call the policies name, its numbers, and what each policy does. */
 import type { Route } from '../http/api.ts';
-import { seccompCatalog, seccompPolicyFromEnv } from '../sandbox/seccomp.ts';
+import { seccompCatalog } from '../sandbox/seccomp.ts';
 import type { Services } from '../services.ts';
 
-export function syscallRoutes(_s: Services): Route[] {
+export function syscallRoutes(s: Services): Route[] {
   // Built on first request and kept: the policies are fixed for the life of the node, and the
   // driver compiled them at start already (the compile result is cached per process).
   let catalog: ReturnType<typeof seccompCatalog> | null = null;
@@ -11,6 +11,6 @@ export function syscallRoutes(_s: Services): Route[] {
     method: 'GET',
     path: '/api/v1/syscalls',
     access: 'read',
-    handler: () => ({ json: (catalog ??= seccompCatalog(seccompPolicyFromEnv())) }),
+    handler: () => ({ json: (catalog ??= seccompCatalog(s.config.seccompPolicy)) }),
   }];
 }

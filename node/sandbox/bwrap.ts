@@ -32,7 +32,7 @@ import { Cgroups, detectCgroups, type WorkerCgroup } from './cgroups.ts';
 import type { SandboxDriver, SpawnSpec, WorkerProcess } from './driver.ts';
 import { addressesOfUrls, Egress } from './egress.ts';
 import { MemoryBudget } from './memory-budget.ts';
-import { seccompLayer, seccompPolicyFromEnv } from './seccomp.ts';
+import { seccompLayer } from './seccomp.ts';
 
 /** Passes bytes to bwrap on a fresh fd, which bwrap reads to EOF (`--args`, `--seccomp`, `--ro-bind-data`, …). */
 export interface DataFds {
@@ -233,10 +233,15 @@ export class BwrapDriver implements SandboxDriver {
    * the seccomp policy from ORVA_SECCOMP_POLICY (`default` when unset), and
    * keeps egress away from the cluster's NATS as well as from this host.
    */
-  static async forNode(o: { natsUrl: string; log: { warn(obj: object, msg: string): void }; env?: NodeJS.ProcessEnv }): Promise<BwrapDriver> {
+  static async forNode(o: { natsUrl: string; seccompPolicy: SeccompPolicyName; memoryBudgetMb: number | null; log: { warn(obj: object, msg: string): void } }): Promise<BwrapDriver> {
     const stale = await BwrapDriver.cleanupStale();
     if (stale.cgroups.length + stale.tables.length > 0) o.log.warn({ stale }, "removed a crashed node's sandbox cgroups and firewall tables");
-    return new BwrapDriver({ seccompPolicy: seccompPolicyFromEnv(o.env), egressDeny: await addressesOfUrls([o.natsUrl]) });
+    return new BwrapDriver({
+      seccompPolicy: o.seccompPolicy,
+      egressDeny: await addressesOfUrls([o.natsUrl]),
+      // An explicit budget is the whole of it; the default is 80 % of the host's RAM.
+      memoryBudget: o.memoryBudgetMb === null ? undefined : new MemoryBudget({ totalBytes: o.memoryBudgetMb * 1024 * 1024, fraction: 1 }),
+    });
   }
 
   /**

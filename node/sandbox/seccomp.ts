@@ -107,14 +107,6 @@ export function compileSeccomp(): Compiled {
   return compiled;
 }
 
-/** The policy functions get: ORVA_SECCOMP_POLICY (default, strict, permissive); `default` when unset. */
-export function seccompPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): SeccompPolicyName {
-  const v = env.ORVA_SECCOMP_POLICY;
-  if (v === undefined || v === '') return 'default';
-  if (!(SECCOMP_POLICIES as readonly string[]).includes(v)) throw new Error(`ORVA_SECCOMP_POLICY must be one of ${SECCOMP_POLICIES.join(', ')}, not ${JSON.stringify(v)}`);
-  return v as SeccompPolicyName;
-}
-
 /**
  * The layer: `--seccomp FD` with the policy's program. There is no per-function
  * policy field in the API, so every function of a node gets the node's policy

@@ -7,6 +7,7 @@ export interface FnOptions {
   runtime?: 'node' | 'python';
   entrypoint?: string;
   timeout_ms?: number;
+  memory_mb?: number;
   auth_mode?: 'platform_key' | 'none';
   env_vars?: Record<string, string>;
 }
