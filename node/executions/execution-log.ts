@@ -39,6 +39,8 @@ type WriterReply = { type: 'synced'; id: number } | { type: 'closed' } | { type:
 const FLUSH_MS = 50;
 const BATCH_MAX = 500;
 const PRUNE_EVERY_MS = 3600_000;
+/** How long a stop waits for the writer to commit what is left. */
+const CLOSE_TIMEOUT_MS = 10_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS executions (
@@ -163,10 +165,19 @@ export class ExecutionLog {
     this.closed ??= new Promise<void>((resolve) => {
       clearInterval(this.pruneTimer);
       this.flush();
-      this.writer.on('message', (m: WriterReply) => {
-        if (m.type !== 'closed') return;
+      const done = () => {
+        clearTimeout(timer);
         void this.writer.terminate().finally(resolve);
+      };
+      // A writer thread that died answers nothing: a stop must not wait for it forever.
+      const timer = setTimeout(() => {
+        this.log.error('execution writer did not confirm its last batch; stopping without it');
+        done();
+      }, CLOSE_TIMEOUT_MS);
+      this.writer.on('message', (m: WriterReply) => {
+        if (m.type === 'closed') done();
       });
+      this.writer.once('exit', done);
       this.post({ type: 'close' });
     }).finally(() => this.db.close());
     return this.closed;
