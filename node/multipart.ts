@@ -3,7 +3,7 @@
  * by the ingress: parts are views into that Buffer, nothing is copied or
  * spilled to disk.
  */
-import { OrvaError } from '../protocol/errors.ts';
+import { invalidField } from './http/context.ts';
 
 export interface FormPart {
   name: string;
@@ -16,8 +16,8 @@ export interface FormPart {
 const CRLF = Buffer.from('\r\n');
 const HEADER_END = Buffer.from('\r\n\r\n');
 
-function malformed(message: string): OrvaError {
-  return new OrvaError('VALIDATION', `malformed multipart body: ${message}`, { issues: [{ path: 'body', message }] });
+function malformed(message: string) {
+  return invalidField('body', `malformed multipart body: ${message}`, message);
 }
 
 /** The boundary of a `multipart/form-data` Content-Type, or undefined for any other type. */

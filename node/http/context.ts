@@ -64,6 +64,11 @@ export function queryParams<S extends z.ZodType>(ctx: Ctx, schema: S): z.output<
   return validate(schema, Object.fromEntries(q), 'query');
 }
 
+/** VALIDATION for one field, in the same `details.issues` shape zod failures get. */
+export function invalidField(path: string, message: string, issue: string = message): OrvaError {
+  return new OrvaError('VALIDATION', message, { issues: [{ path, message: issue }] });
+}
+
 export function validate<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query'): z.output<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;

@@ -6,7 +6,7 @@ import { hashPassword, passwordWeakness, verifyPassword } from '../auth/password
 import { cookieValue, SESSION_COOKIE } from '../auth/principal.ts';
 import { newSessionToken } from '../auth/tokens.ts';
 import type { Route } from '../http/api.ts';
-import { type Ctx, jsonBody, type Reply } from '../http/context.ts';
+import { type Ctx, invalidField, jsonBody, type Reply } from '../http/context.ts';
 import type { Services } from '../services.ts';
 
 const SESSION_TTL_MS = 7 * 24 * 3600_000;
@@ -48,7 +48,7 @@ export function authRoutes(s: Services): Route[] {
         const body = jsonBody(ctx, credentialsBody);
         if (s.store.hasUser()) throw new OrvaError('CONFLICT', 'a user already exists; log in instead');
         const weak = passwordWeakness(body.password, body.username);
-        if (weak) throw new OrvaError('VALIDATION', weak, { issues: [{ path: 'password', message: weak }] });
+        if (weak) throw invalidField('password', weak);
         const id = `u_${uuidv7(ctx.nowMs)}`;
         // The apply decides a race between two onboardings: the second gets CONFLICT.
         await s.meta.submit({ type: 'user.create', id, username: body.username, password_hash: await hashPassword(body.password), at: new Date(ctx.nowMs).toISOString() });

@@ -7,11 +7,10 @@
  */
 import type { BuildJob } from '../../actors/index.ts';
 import { npmManifest, pipManifest } from '../../protocol/dependencies.ts';
-import { OrvaError } from '../../protocol/errors.ts';
 import type { Runtime } from '../../protocol/schemas.ts';
 import { type ArchiveFile, archiveError, readTarGz, unwrapTopDir } from '../archive.ts';
 import type { Route } from '../http/api.ts';
-import type { Ctx } from '../http/context.ts';
+import { type Ctx, invalidField } from '../http/context.ts';
 import { formBoundary, parseMultipart } from '../multipart.ts';
 import { deploymentJson } from '../store/rows.ts';
 import type { Services } from '../services.ts';
@@ -36,20 +35,16 @@ function uploadOf(ctx: Ctx): Upload {
   const boundary = formBoundary(contentType);
   if (boundary === undefined) {
     if (!RAW_TYPES.has((contentType ?? '').split(';')[0].trim().toLowerCase())) {
-      throw new OrvaError('VALIDATION', 'send the archive as multipart/form-data (a file field) or as a raw body with Content-Type: application/gzip', {
-        issues: [{ path: 'content-type', message: `unsupported: ${contentType ?? 'none'}` }],
-      });
+      throw invalidField('content-type', 'send the archive as multipart/form-data (a file field) or as a raw body with Content-Type: application/gzip', `unsupported: ${contentType ?? 'none'}`);
     }
-    if (ctx.body.length === 0) throw new OrvaError('VALIDATION', 'the request body is empty', { issues: [{ path: 'body', message: 'no archive' }] });
+    if (ctx.body.length === 0) throw invalidField('body', 'the request body is empty', 'no archive');
     return { archive: ctx.body, dependencies: undefined };
   }
   const parts = parseMultipart(ctx.body, boundary);
   const fileParts = parts.filter((p) => p.filename !== undefined);
   const file = parts.find((p) => FILE_FIELDS.includes(p.name)) ?? (fileParts.length === 1 ? fileParts[0] : undefined);
   if (!file) {
-    throw new OrvaError('VALIDATION', `no archive in the form: send it in a field named ${FILE_FIELDS.join(', ')}`, {
-      issues: [{ path: 'file', message: fileParts.length > 1 ? 'several file parts and none named file' : 'missing' }],
-    });
+    throw invalidField('file', `no archive in the form: send it in a field named ${FILE_FIELDS.join(', ')}`, fileParts.length > 1 ? 'several file parts and none named file' : 'missing');
   }
   const deps = parts.find((p) => p.name === 'dependencies' && p.filename === undefined);
   return { archive: file.data, dependencies: deps?.data.toString('utf8') };
@@ -68,9 +63,7 @@ function archiveManifest(runtime: Runtime, files: ArchiveFile[], field: string |
   const own = files.find((f) => f.path === file);
   if (!own) return manifestOf(runtime, field);
   if (field !== undefined && field.trim() !== '') {
-    throw new OrvaError('VALIDATION', `the archive has its own ${file}; drop the dependencies field or the file`, {
-      issues: [{ path: 'dependencies', message: `conflicts with the archive's ${file}` }],
-    });
+    throw invalidField('dependencies', `the archive has its own ${file}; drop the dependencies field or the file`, `conflicts with the archive's ${file}`);
   }
   const text = own.data.toString('utf8');
   if (runtime === 'python') {

@@ -6,7 +6,7 @@ import { uuidv7 } from '../../protocol/ids.ts';
 import type { DeploymentSource } from '../../protocol/meta-commands.ts';
 import { deployInlineBody, deploymentListQuery, type Runtime } from '../../protocol/schemas.ts';
 import type { Route } from '../http/api.ts';
-import { jsonBody, queryParams } from '../http/context.ts';
+import { invalidField, jsonBody, queryParams } from '../http/context.ts';
 import { spawnSpecOf } from '../pools.ts';
 import type { FunctionEntry } from '../registry.ts';
 import { type DeploymentRow, deploymentJson } from '../store/rows.ts';
@@ -42,7 +42,7 @@ export async function queueBuild(
 export function manifestOf(runtime: Runtime, dependencies: string | undefined): BuildJob['manifest'] {
   if (dependencies === undefined || dependencies.trim() === '') return null;
   const m = runtime === 'node' ? npmManifest(dependencies) : pipManifest(dependencies);
-  if (!m.ok) throw new OrvaError('VALIDATION', m.error, { issues: [{ path: 'dependencies', message: m.error }] });
+  if (!m.ok) throw invalidField('dependencies', m.error);
   return { file: m.file, content: m.content };
 }
 
@@ -60,9 +60,7 @@ export function deploymentRoutes(s: Services): Route[] {
         const fn = entry.row;
         const filename = body.filename ?? fn.entrypoint;
         if (filename !== fn.entrypoint) {
-          throw new OrvaError('VALIDATION', `filename must be the function's entrypoint (${fn.entrypoint}); change the entrypoint with PUT first`, {
-            issues: [{ path: 'filename', message: `expected ${fn.entrypoint}` }],
-          });
+          throw invalidField('filename', `filename must be the function's entrypoint (${fn.entrypoint}); change the entrypoint with PUT first`, `expected ${fn.entrypoint}`);
         }
         const manifest = manifestOf(fn.runtime, body.dependencies);
         const dep = await queueBuild(s, entry, [{ path: filename, data: Buffer.from(body.code, 'utf8') }], manifest, 'inline', ctx.nowMs);

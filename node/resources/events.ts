@@ -6,12 +6,12 @@
  * Last-Event-ID.
  */
 import { randomBytes } from 'node:crypto';
-import { OrvaError } from '../../protocol/errors.ts';
 import type { Route } from '../http/api.ts';
 import type { StreamSink } from '../http/context.ts';
 import { openSse, SSE_HEADERS, sseEvent } from '../http/sse.ts';
 import type { Services } from '../services.ts';
 import { type DeploymentRow, deploymentJson } from '../store/rows.ts';
+import { mustGetDeployment } from './lookups.ts';
 
 /** Events a reconnecting client can catch up on: a few seconds of a busy node, minutes of a quiet one. */
 const REPLAY_EVENTS = 256;
@@ -139,8 +139,7 @@ export function eventRoutes(s: Services): Route[] {
       access: 'read',
       handler: (ctx) => {
         const id = ctx.params.id;
-        const known = s.store.deployment(id);
-        if (!known) throw new OrvaError('NOT_FOUND', `deployment ${id} not found`, { deployment_id: id });
+        const known = mustGetDeployment(s.store, id);
         // EventSource reconnects whenever a stream ends; 204 is the standard way to make it stop once it has seen the end.
         if (TERMINAL.has(known.status) && ctx.headers['last-event-id'] === deploymentEventId(known)) return { status: 204 };
         return {

@@ -1,9 +1,8 @@
 /** /api/v1/functions: the function records (code and deployments come with the invoke work). */
-import { OrvaError } from '../../protocol/errors.ts';
 import { uuidv7 } from '../../protocol/ids.ts';
 import { entrypointFits, functionCreateBody, functionListQuery, functionUpdateBody } from '../../protocol/schemas.ts';
 import type { Route } from '../http/api.ts';
-import { jsonBody, queryParams } from '../http/context.ts';
+import { invalidField, jsonBody, queryParams } from '../http/context.ts';
 import { functionJson } from '../store/rows.ts';
 import type { Services } from '../services.ts';
 import { mustGetFunction } from './lookups.ts';
@@ -43,7 +42,7 @@ export function functionRoutes(s: Services): Route[] {
         const current = mustGet(ctx.params.id);
         const patch = jsonBody(ctx, functionUpdateBody);
         if (patch.entrypoint !== undefined && !entrypointFits(current.runtime, patch.entrypoint)) {
-          throw new OrvaError('VALIDATION', `entrypoint does not fit runtime ${current.runtime}`, { issues: [{ path: 'entrypoint', message: 'extension does not match the runtime' }] });
+          throw invalidField('entrypoint', `entrypoint does not fit runtime ${current.runtime}`, 'extension does not match the runtime');
         }
         await s.meta.submit({ type: 'function.update', id: current.id, patch, at: new Date(ctx.nowMs).toISOString() });
         return { json: functionJson(mustGet(current.id)) };

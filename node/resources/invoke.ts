@@ -16,7 +16,7 @@ import type { Handler } from '../http/server.ts';
 import type { FunctionEntry } from '../registry.ts';
 import { RouteTable } from '../route-table.ts';
 import type { Services } from '../services.ts';
-import { mustGetEntry } from './lookups.ts';
+import { mustGetEntry, noDeployedCode } from './lookups.ts';
 
 /** Response headers a handler may not set: framing is the ingress's job. */
 const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'date', 'x-request-id', 'x-orva-execution-id']);
@@ -76,7 +76,7 @@ export function invokeHandler(d: Services): { byId: Handler; byRoute: Handler } 
       return new OrvaError('BUILDING', `function ${id} is still building its first version`, { function_id: id, deployment_id: latest.id });
     }
     if (latest?.status === 'failed') return new OrvaError('BUILD_FAILED', `the build of function ${id} failed: ${latest.error ?? 'see the build logs'}`, { function_id: id, deployment_id: latest.id });
-    return new OrvaError('NOT_FOUND', `function ${id} has no deployed code`, { function_id: id });
+    return noDeployedCode(id);
   }
 
   /** /fn/{id}[/path]: everything after the id is the handler's path. */

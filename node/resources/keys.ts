@@ -1,11 +1,10 @@
 /** /api/v1/keys: API keys. The plaintext is returned once, at creation. */
-import { OrvaError } from '../../protocol/errors.ts';
 import { uuidv7 } from '../../protocol/ids.ts';
 import { PERMISSIONS } from '../../protocol/permissions.ts';
 import { keyCreateBody } from '../../protocol/schemas.ts';
 import { newApiKey } from '../auth/tokens.ts';
 import type { Route } from '../http/api.ts';
-import { jsonBody } from '../http/context.ts';
+import { invalidField, jsonBody } from '../http/context.ts';
 import { keyJson } from '../store/rows.ts';
 import type { Services } from '../services.ts';
 
@@ -27,7 +26,7 @@ export function keyRoutes(s: Services): Route[] {
         if (body.expires_in_days !== undefined) expiresAt = new Date(ctx.nowMs + body.expires_in_days * 86_400_000).toISOString();
         if (body.expires_at !== undefined) {
           const ms = Date.parse(body.expires_at);
-          if (ms <= ctx.nowMs) throw new OrvaError('VALIDATION', 'expires_at must be in the future', { issues: [{ path: 'expires_at', message: 'in the past' }] });
+          if (ms <= ctx.nowMs) throw invalidField('expires_at', 'expires_at must be in the future', 'in the past');
           expiresAt = new Date(ms).toISOString();
         }
         const key = newApiKey();

@@ -8,6 +8,11 @@ export function functionNotFound(id: string): OrvaError {
   return new OrvaError('NOT_FOUND', `function ${id} not found`, { function_id: id });
 }
 
+/** A function that exists but has never had a successful build. */
+export function noDeployedCode(id: string): OrvaError {
+  return new OrvaError('NOT_FOUND', `function ${id} has no deployed code`, { function_id: id });
+}
+
 export function mustGetFunction(store: Store, id: string): FunctionRow {
   const row = store.function(id);
   if (!row) throw functionNotFound(id);

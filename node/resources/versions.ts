@@ -6,11 +6,11 @@ import { OrvaError } from '../../protocol/errors.ts';
 import { uuidv7 } from '../../protocol/ids.ts';
 import { diffQuery, rollbackBody } from '../../protocol/schemas.ts';
 import type { Route } from '../http/api.ts';
-import { jsonBody, queryParams } from '../http/context.ts';
+import { invalidField, jsonBody, queryParams } from '../http/context.ts';
 import { diffLines, splitLines, unifiedHunks } from '../line-diff.ts';
 import { type DeploymentRow, deploymentJson, type FunctionRow } from '../store/rows.ts';
 import type { Services } from '../services.ts';
-import { mustGetFunction } from './lookups.ts';
+import { mustGetFunction, noDeployedCode } from './lookups.ts';
 
 /** The manifest a build writes for each runtime. */
 const MANIFEST: Record<FunctionRow['runtime'], string> = { node: 'package.json', python: 'requirements.txt' };
@@ -23,8 +23,8 @@ export function versionRoutes(s: Services): Route[] {
   function versionOf(fn: FunctionRow, deploymentId: string): DeploymentRow {
     const dep = s.store.deployment(deploymentId);
     if (!dep) throw new OrvaError('VERSION_NOT_FOUND', `deployment ${deploymentId} not found`, { deployment_id: deploymentId });
-    if (dep.function_id !== fn.id) throw validation(`deployment ${deploymentId} belongs to another function`, 'deployment_id');
-    if (dep.status !== 'succeeded') throw validation(`deployment ${deploymentId} is ${dep.status}, not succeeded`, 'deployment_id');
+    if (dep.function_id !== fn.id) throw invalidField('deployment_id', `deployment ${deploymentId} belongs to another function`);
+    if (dep.status !== 'succeeded') throw invalidField('deployment_id', `deployment ${deploymentId} is ${dep.status}, not succeeded`);
     if (dep.pruned_at !== null) throw gone(fn, dep.code_hash);
     return dep;
   }
@@ -72,7 +72,7 @@ export function versionRoutes(s: Services): Route[] {
       access: 'read',
       handler: async (ctx) => {
         const fn = mustGetFunction(s.store, ctx.params.id);
-        if (!fn.code_hash) throw new OrvaError('NOT_FOUND', `function ${fn.id} has no deployed code`, { function_id: fn.id });
+        if (!fn.code_hash) throw noDeployedCode(fn.id);
         const f = await files(fn, fn.code_hash);
         return {
           json: {
@@ -94,7 +94,7 @@ export function versionRoutes(s: Services): Route[] {
       handler: async (ctx) => {
         const fn = mustGetFunction(s.store, ctx.params.id);
         const q = queryParams(ctx, diffQuery);
-        if (q.from === q.to) throw validation('from and to must differ', 'to');
+        if (q.from === q.to) throw invalidField('to', 'from and to must differ');
         const from = versionOf(fn, q.from);
         const to = versionOf(fn, q.to);
         const [a, b] = await Promise.all([files(fn, from.code_hash!), files(fn, to.code_hash!)]);
@@ -122,10 +122,6 @@ export function versionRoutes(s: Services): Route[] {
       },
     },
   ];
-}
-
-function validation(message: string, path: string): OrvaError {
-  return new OrvaError('VALIDATION', message, { issues: [{ path, message }] });
 }
 
 /** The manifest back in the form deploy-inline takes, so the editor can round-trip it. */
