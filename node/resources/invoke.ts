@@ -23,8 +23,8 @@ const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection',
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
-/** The caller's credentials never reach the handler: it is untrusted code. */
-function handlerHeaders(headers: Record<string, string>): Record<string, string> {
+/** The caller's headers as the handler sees them, plus the call's ids. Credentials never reach it: it is untrusted code. */
+function handlerHeaders(headers: Record<string, string>, executionId: string, functionId: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k in headers) {
     if (k === 'x-orva-api-key') continue;
@@ -39,6 +39,8 @@ function handlerHeaders(headers: Record<string, string>): Record<string, string>
     }
     out[k] = headers[k];
   }
+  out['x-orva-execution-id'] = executionId;
+  out['x-orva-function-id'] = functionId;
   return out;
 }
 
@@ -49,13 +51,15 @@ function queryObject(raw: string): Record<string, string> {
   return out;
 }
 
-function sanitizeHeaders(h: Record<string, string>): Record<string, string> {
+/** The handler's response headers the ingress will write, plus the execution id. */
+function sanitizeHeaders(h: Record<string, string>, executionId: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k in h) {
     const name = k.toLowerCase();
     if (HOP_BY_HOP.has(name) || !HEADER_NAME.test(k) || !HEADER_VALUE.test(h[k])) continue;
     out[name] = h[k];
   }
+  out['x-orva-execution-id'] = executionId;
   return out;
 }
 
@@ -113,7 +117,7 @@ export function invokeHandler(d: Services): { byId: Handler; byRoute: Handler } 
       httpMethod: ctx.method,
       path: subPath,
       rawPath: ctx.path,
-      headers: { ...handlerHeaders(ctx.headers), 'x-orva-execution-id': executionId, 'x-orva-function-id': id },
+      headers: handlerHeaders(ctx.headers, executionId, id),
       query: queryObject(ctx.rawQuery),
       body: text ? ctx.body.toString('utf8') : ctx.body.toString('base64'),
       isBase64Encoded: !text,
@@ -175,7 +179,7 @@ export function invokeHandler(d: Services): { byId: Handler; byRoute: Handler } 
         return {
           status: result.status,
           raw: body,
-          headers: { ...sanitizeHeaders(result.headers), 'x-orva-execution-id': executionId },
+          headers: sanitizeHeaders(result.headers, executionId),
           size: body.length,
           errorCode: null,
         };
