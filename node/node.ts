@@ -57,17 +57,11 @@ import { Store } from './store/store.ts';
 const DRAIN_GRACE_MS = 30_000;
 
 export class OrvaNode {
-  private store: Store | null = null;
   private nats: EmbeddedNats | null = null;
   private nc: NatsConnection | null = null;
   private applier: MetaApplier | null = null;
   private http: HttpServer | null = null;
   private touchTimer: NodeJS.Timeout | null = null;
-  private executions: ExecutionLog | null = null;
-  private pools: Pools | null = null;
-  private builder: Builder | null = null;
-  private membership: Membership | null = null;
-  private clusterExecutions: ClusterExecutions | null = null;
   private services: Services | null = null;
   port = 0;
 
@@ -92,7 +86,7 @@ export class OrvaNode {
     const snapshotBucket = await objm.create(BUCKETS.snapshots, bucketOpts);
     const dbPath = join(config.dataDir, 'orva.db');
     await restoreSnapshot(snapshotBucket, jsm, dbPath, log);
-    const store = (this.store = new Store(dbPath));
+    const store = new Store(dbPath);
     const snapshotter = new Snapshotter(snapshotBucket, jsm, store, dbPath, config.snapshotEvery, log.child({ component: 'snapshots' }));
 
     const artifacts = new Artifacts(
@@ -108,9 +102,9 @@ export class OrvaNode {
     const driver = await BwrapDriver.forNode({ natsUrl, seccompPolicy: config.seccompPolicy, memoryBudgetMb: config.memoryBudgetMb, log: log.child({ component: 'sandbox' }) });
     const secretBox = new SecretBox(loadMasterKey(config.masterKey, config.masterKeyFile));
     const routeTable = new RouteTable(store);
-    const executions = (this.executions = new ExecutionLog(join(config.dataDir, 'executions.db'), config.executionRetentionDays, log.child({ component: 'executions' })));
+    const executions = new ExecutionLog(join(config.dataDir, 'executions.db'), config.executionRetentionDays, log.child({ component: 'executions' }));
     executions.onRecord((record) => events.emit({ type: 'execution', record }));
-    const pools = (this.pools = new Pools({
+    const pools = new Pools({
       registry,
       artifacts,
       driver,
@@ -120,9 +114,9 @@ export class OrvaNode {
       queue: { timeoutMs: config.poolQueueTimeoutMs, max: 4096 },
       clock: systemClock,
       log: log.child({ component: 'pools' }),
-    }));
+    });
     pools.onEvent((event) => events.emit({ type: 'pool', event }));
-    const builder = (this.builder = new Builder({
+    const builder = new Builder({
       submit: (cmd) => meta.submit(cmd),
       artifacts,
       driver,
@@ -131,9 +125,9 @@ export class OrvaNode {
       queueMax: config.buildQueueMax,
       keepVersions: config.versionsKeep,
       log,
-    }));
-    const membership = (this.membership = new Membership(nc, config.nodeId, config.metaReplicas, log.child({ component: 'membership' })));
-    const clusterExecutions = (this.clusterExecutions = new ClusterExecutions(executions, nc, membership, log.child({ component: 'executions' })));
+    });
+    const membership = new Membership(nc, config.nodeId, config.metaReplicas, log.child({ component: 'membership' }));
+    const clusterExecutions = new ClusterExecutions(executions, nc, membership, log.child({ component: 'executions' }));
     const metrics = new NodeMetrics({ config, clock: systemClock, events, pools, meta, store, registry, log });
     const s: Services = (this.services = {
       config,
@@ -271,7 +265,7 @@ export class OrvaNode {
   /** Serve only once this node has applied everything the stream held at start. */
   private waitCaughtUp(lastSeq: number): Promise<void> {
     return new Promise((done) => {
-      if (this.store!.appliedSeq() >= lastSeq) return done();
+      if (this.services!.store.appliedSeq() >= lastSeq) return done();
       this.applier!.onApplied(({ seq }) => {
         if (seq >= lastSeq) done();
       });
@@ -331,17 +325,18 @@ export class OrvaNode {
   async stop(): Promise<void> {
     this.log.info('graceful stop: draining');
     if (this.touchTimer) clearInterval(this.touchTimer);
-    await this.membership?.leave();
+    const s = this.services;
+    await s?.membership.leave();
     await this.http?.close(DRAIN_GRACE_MS);
-    this.clusterExecutions?.stop();
-    await this.pools?.stop(DRAIN_GRACE_MS);
-    this.builder?.stop();
-    await this.executions?.close();
+    s?.clusterExecutions.stop();
+    await s?.pools.stop(DRAIN_GRACE_MS);
+    s?.builder.stop();
+    await s?.executions.close();
     await this.flushKeyUses();
     this.applier?.stop();
     await this.nc?.drain().catch(() => {});
     await this.nats?.stop();
-    this.store?.close();
+    s?.store.close();
     this.log.info('stopped');
   }
 }
