@@ -11,10 +11,9 @@ const O_CLOEXEC = 0o2000000;
 
 export function closeInheritedFds(): number[] {
   const closed: number[] = [];
-  const keep = new Set([Number(process.env.NODE_CHANNEL_FD ?? -1)]);
   for (const name of readdirSync('/proc/self/fd')) {
     const fd = Number(name);
-    if (fd <= 2 || keep.has(fd)) continue;
+    if (fd <= 2) continue;
     let flags: number;
     try {
       flags = Number.parseInt(/flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '', 8);

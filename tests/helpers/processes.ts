@@ -91,8 +91,11 @@ export interface NodeOptions {
   env?: Record<string, string>;
   /** Wait for the admin.key file (true for a first single node). Default true when no natsUrl. */
   expectAdminKey?: boolean;
-  /** Extra descriptors handed to the node from fd 3 on (stdin/stdout/stderr stay as the harness needs them). */
-  extraFds?: number[];
+  /**
+   * A host file the node inherits open as fd 100 without close-on-exec (Node itself marks low inherited descriptors close-on-exec, not high ones), the way
+   * a shell redirection or a careless service manager hands one over.
+   */
+  inheritedFile?: string;
 }
 
 /**
@@ -111,7 +114,10 @@ export async function startNode(opts: NodeOptions = {}): Promise<NodeHandle> {
     ...(opts.natsUrl ? { ORVA_NATS_URL: opts.natsUrl } : {}),
     ...opts.env,
   };
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'node/main.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])] });
+  const argv = [process.execPath, '--import', 'tsx', join(ROOT, 'node/main.ts')];
+  // (A descriptor passed through spawn's stdio arrives with close-on-exec set, so the shell opens it.)
+  const [cmd, ...args] = opts.inheritedFile ? ['/bin/bash', '-c', 'exec 100<>"$0"; exec "$@"', opts.inheritedFile, ...argv] : argv;
+  const proc = spawn(cmd!, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(proc);
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
