@@ -58,7 +58,8 @@ export interface Lease {
 interface Waiter {
   resolve(lease: Lease): void;
   reject(err: Error): void;
-  timer: unknown;
+  /** Clock time past which the call gives up with POOL_AT_CAPACITY. */
+  deadline: number;
 }
 
 export interface SupervisorDeps {
@@ -76,7 +77,10 @@ export class FunctionSupervisor {
   private readonly idle: Worker[] = [];
   private readonly busy = new Set<Worker>();
   private starting = 0;
+  /** FIFO; every waiter gets the same queue timeout, so it is also in deadline order. */
   private readonly waiters: Waiter[] = [];
+  /** The one timer of the queue, set for its oldest waiter's deadline. */
+  private expiry: unknown = null;
   private generation = 1;
   private spawnFailures = 0;
   private spawnBlockedUntil = 0;
@@ -106,16 +110,8 @@ export class FunctionSupervisor {
     const limits = this.d.limits();
     if (this.waiters.length >= limits.queueMax) return Promise.reject(this.atCapacity(limits));
     return new Promise<Lease>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        timer: this.d.clock.setTimeout(() => {
-          const i = this.waiters.indexOf(waiter);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(this.atCapacity(this.d.limits()));
-        }, limits.queueTimeoutMs),
-      };
-      this.waiters.push(waiter);
+      this.waiters.push({ resolve, reject, deadline: this.d.clock.now() + limits.queueTimeoutMs });
+      this.armExpiry();
       this.maybeSpawn();
     });
   }
@@ -155,14 +151,29 @@ export class FunctionSupervisor {
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
     if (this.ticker !== null) this.d.clock.clearTimeout(this.ticker);
+    if (this.expiry !== null) this.d.clock.clearTimeout(this.expiry);
     for (const waiter of this.waiters.splice(0)) {
-      this.d.clock.clearTimeout(waiter.timer);
       waiter.reject(new OrvaError('SHUTTING_DOWN', 'this node is shutting down'));
     }
     for (const w of this.idle.splice(0)) w.kill();
     const deadline = this.d.clock.now() + graceMs;
     while (this.busy.size > 0 && this.d.clock.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const w of this.busy) w.kill();
+  }
+
+  /** One timer for the whole queue rather than one per queued call: queued calls are the norm under load. */
+  private armExpiry(): void {
+    if (this.expiry !== null || this.waiters.length === 0) return;
+    this.expiry = this.d.clock.setTimeout(() => this.expire(), Math.max(0, this.waiters[0]!.deadline - this.d.clock.now()));
+  }
+
+  private expire(): void {
+    this.expiry = null;
+    const now = this.d.clock.now();
+    let n = 0;
+    while (n < this.waiters.length && this.waiters[n]!.deadline <= now) n++;
+    for (const waiter of this.waiters.splice(0, n)) waiter.reject(this.atCapacity(this.d.limits()));
+    this.armExpiry();
   }
 
   private atCapacity(limits: PoolLimits): OrvaError {
@@ -176,7 +187,6 @@ export class FunctionSupervisor {
   private handOut(w: Worker, cold: boolean): void {
     const waiter = this.waiters.shift();
     if (waiter) {
-      this.d.clock.clearTimeout(waiter.timer);
       this.busy.add(w);
       waiter.resolve({ worker: w, coldStart: cold });
       return;
@@ -256,10 +266,7 @@ export class FunctionSupervisor {
                 : new OrvaError('SANDBOX_ERROR', `the sandbox could not start: ${err.message}`, { function_id: this.d.functionId });
           // Calls still have a worker to wait for while the pool has live ones; otherwise they fail now.
           if (this.live() > 0) return;
-          for (const waiter of this.waiters.splice(0, Math.max(0, this.waiters.length - this.starting))) {
-            this.d.clock.clearTimeout(waiter.timer);
-            waiter.reject(failure);
-          }
+          for (const waiter of this.waiters.splice(0, Math.max(0, this.waiters.length - this.starting))) waiter.reject(failure);
         },
       );
   }

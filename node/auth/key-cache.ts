@@ -6,11 +6,13 @@
  */
 import type { Permission } from '../../protocol/permissions.ts';
 import type { Store } from '../store/store.ts';
-import { apiKeyPrefix, isApiKeyShape, safeEqualHex, sha256Hex } from './tokens.ts';
+import { timingSafeEqual } from 'node:crypto';
+import { apiKeyPrefix, isApiKeyShape, sha256Bytes } from './tokens.ts';
 
 export interface CachedKey {
   id: string;
-  hash: string;
+  /** SHA-256 of the key, decoded from the stored hex once. */
+  hash: Buffer;
   permissions: ReadonlySet<Permission>;
   expiresAtMs: number | null;
 }
@@ -28,7 +30,7 @@ export class KeyCache {
     for (const row of this.store.apiKeys()) {
       next.set(row.prefix, {
         id: row.id,
-        hash: row.hash,
+        hash: Buffer.from(row.hash, 'hex'),
         permissions: new Set(JSON.parse(row.permissions) as Permission[]),
         expiresAtMs: row.expires_at === null ? null : Date.parse(row.expires_at),
       });
@@ -40,7 +42,7 @@ export class KeyCache {
   verify(plaintext: string, nowMs: number): CachedKey | null {
     if (!isApiKeyShape(plaintext)) return null;
     const entry = this.byPrefix.get(apiKeyPrefix(plaintext));
-    if (!entry || !safeEqualHex(entry.hash, sha256Hex(plaintext))) return null;
+    if (!entry || !timingSafeEqual(entry.hash, sha256Bytes(plaintext))) return null;
     if (entry.expiresAtMs !== null && entry.expiresAtMs <= nowMs) return null;
     this.uses.set(entry.id, nowMs);
     return entry;

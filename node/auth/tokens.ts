@@ -3,20 +3,19 @@
  * META commands and sits in SQLite; the plaintext is shown once. SHA-256 (not
  * a slow KDF) is right here because the secrets are 160+ random bits.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 export const API_KEY_PREFIX = 'orva_';
 export const CHANNEL_TOKEN_PREFIX = 'orva_chn_';
 const KEY_RE = /^orva_[0-9a-f]{40}$/;
 
 export function sha256Hex(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
-export function safeEqualHex(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  return x.length === y.length && timingSafeEqual(x, y);
+/** The raw digest, for comparing against a stored hash decoded once (no hex round trip per check). */
+export function sha256Bytes(secret: string): Buffer {
+  return hash('sha256', secret, 'buffer');
 }
 
 export interface NewApiKey {

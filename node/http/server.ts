@@ -106,62 +106,43 @@ export class HttpServer {
       nowMs: Date.now(),
     };
     this.inflight += 1;
-    const finish = () => {
-      this.inflight -= 1;
-      if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
-    };
     if (this.draining) {
       this.writeError(res, state, ctx, new OrvaError('SHUTTING_DOWN', 'this node is shutting down'), true);
-      finish();
+      this.finished();
       return;
     }
     const declared = headers['content-length'];
     if (declared !== undefined && Number(declared) > this.opts.bodyLimitBytes) {
       // uWS drains a body after the answer; one declared far too large is not worth draining.
       this.writeError(res, state, ctx, tooLarge(this.opts.bodyLimitBytes), Number(declared) > this.opts.bodyLimitBytes * DISCARD_FACTOR);
-      finish();
+      this.finished();
       return;
     }
-    const run = (body: Buffer) => {
-      ctx.body = body;
-      let result: Promise<Reply> | Reply;
-      try {
-        result = handler(ctx);
-      } catch (err) {
-        this.writeError(res, state, ctx, err, false);
-        finish();
-        return;
-      }
-      if (result instanceof Promise) {
-        result.then(
-          (reply) => {
-            try {
-              this.writeReply(res, state, ctx, reply);
-            } finally {
-              finish();
-            }
-          },
-          (err) => {
-            try {
-              this.writeError(res, state, ctx, err, false);
-            } finally {
-              finish();
-            }
-          },
-        );
-      } else {
-        this.writeReply(res, state, ctx, result);
-        finish();
-      }
-    };
     if ((declared === undefined || declared === '0') && headers['transfer-encoding'] === undefined) {
-      run(EMPTY);
+      void this.run(res, state, ctx, handler);
       return;
     }
-    this.readBody(res, state, ctx, run, finish);
+    this.readBody(res, state, ctx, handler);
   }
 
-  private readBody(res: HttpResponse, state: ResState, ctx: Ctx, run: (b: Buffer) => void, finish: () => void): void {
+  /** One request is over: a graceful close waits for the count to reach zero. */
+  private finished(): void {
+    this.inflight -= 1;
+    if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Run the handler on the complete request and write its reply or its error. */
+  private async run(res: HttpResponse, state: ResState, ctx: Ctx, handler: Handler): Promise<void> {
+    try {
+      this.writeReply(res, state, ctx, await handler(ctx));
+    } catch (err) {
+      this.writeError(res, state, ctx, err, false);
+    } finally {
+      this.finished();
+    }
+  }
+
+  private readBody(res: HttpResponse, state: ResState, ctx: Ctx, handler: Handler): void {
     const limit = this.opts.bodyLimitBytes;
     let chunks: Buffer[] | null = [];
     let size = 0;
@@ -174,15 +155,15 @@ export class HttpServer {
         answered = true;
         chunks = null;
         this.writeError(res, state, ctx, tooLarge(limit), false);
-        finish();
+        this.finished();
         return;
       }
       // uWS reuses the ArrayBuffer after this callback returns: copy it.
       chunks!.push(Buffer.copyBytesFrom(new Uint8Array(ab)));
       if (isLast) {
-        const body = chunks!.length === 1 ? chunks![0] : Buffer.concat(chunks!, size);
+        ctx.body = chunks!.length === 1 ? chunks![0] : Buffer.concat(chunks!, size);
         answered = true;
-        run(body);
+        void this.run(res, state, ctx, handler);
       }
     });
   }
