@@ -4,9 +4,9 @@
  * Uses are recorded in memory and flushed as one META command periodically,
  * keeping `last_used_at` writes off the request path.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { Permission } from '../../protocol/permissions.ts';
 import type { Store } from '../store/store.ts';
-import { timingSafeEqual } from 'node:crypto';
 import { apiKeyPrefix, isApiKeyShape, sha256Bytes } from './tokens.ts';
 
 export interface CachedKey {
