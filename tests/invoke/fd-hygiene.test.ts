@@ -12,6 +12,7 @@ test('sandbox - a descriptor the node inherited from its parent never reaches a 
   const r = await invoke(node, id);
   assert.equal(r.status, 200, r.text);
   assert.ok(!r.json.some((l: string) => l.includes('inherited-secret')), JSON.stringify(r.json));
-  assert.match(node.output(), /"fds":\[100\],"msg":"closed inherited descriptors/);
+  // (Whatever else the harness itself leaked may be closed too.)
+  assert.match(node.output(), /"fds":\[(\d+,)*100(,\d+)*\],"msg":"closed inherited descriptors/);
   await node.stop();
 });
