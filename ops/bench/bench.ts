@@ -467,6 +467,11 @@ function evaluate(rep: Report): void {
   t('python cold start p50 ≤ 100 ms', cp ? `${f1(cp.p50)} ms` : 'not measured', cp ? cp.p50 <= 100 : null);
 }
 
+/** CPU time per call in µs, from % of one core and calls per second. */
+function perCall(pct: number, rps: number): string {
+  return ((pct / 100) * 1e6 / rps).toFixed(0);
+}
+
 function markdown(rep: Report): string {
   const L: string[] = [];
   const m = rep.machine;
@@ -474,16 +479,16 @@ function markdown(rep: Report): string {
   L.push(`${new Date().toISOString()} · ${m.cpus} × ${m.model} · Node ${m.node} · ${m.wrk} · ${m.measureSeconds} s per point after a ${WARMUP_S} s warm-up · pool ${m.poolWorkers} workers (Orva and relay)`, '');
   L.push(`wrk runs on the same ${m.cpus} cores as the server (-t1 at c=1, -t2 above), so every figure is load generator + server sharing the machine. POST with a 16-byte JSON body; Orva calls carry the admin API key.`, '');
   L.push('## Warm invoke', '');
-  L.push('| target | c | req/s | p50 ms | p99 ms | max ms | errors | CPU % server / children / wrk / other |', '|---|---:|---:|---:|---:|---:|---:|---|');
+  L.push('| target | c | req/s | p50 ms | p99 ms | max ms | errors | CPU % server / children / wrk / other | CPU µs per call server / children |', '|---|---:|---:|---:|---:|---:|---:|---|---|');
   for (const [name, points] of Object.entries(rep.load)) {
     for (const c of CONCURRENCY) {
       const r = points[c];
       if (!r) continue;
       const noisy = r.cpu !== undefined && r.cpu.other > QUIET_PCT ? ' ⚠' : '';
-      L.push(`| ${name} | ${c} | ${r.rps}${noisy} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ${r.errors} | ${r.cpu ? `${r.cpu.server} / ${r.cpu.children} / ${r.cpu.wrk} / ${r.cpu.other}` : ''} |`);
+      L.push(`| ${name} | ${c} | ${r.rps}${noisy} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ${r.errors} | ${r.cpu ? `${r.cpu.server} / ${r.cpu.children} / ${r.cpu.wrk} / ${r.cpu.other}` : ''} | ${r.cpu && r.rps > 0 ? `${perCall(r.cpu.server, r.rps)} / ${perCall(r.cpu.children, r.rps)}` : ''} |`);
     }
   }
-  L.push('', `CPU is % of one core (the machine has ${100 * m.cpus}): the server process, its descendants (workers, embedded nats-server), wrk, and everything else on the machine. Background load before the run: ${m.backgroundLoad} %. ⚠: other processes used more than ${QUIET_PCT} % during that point, so it reads low.`, '');
+  L.push('', `CPU is % of one core (the machine has ${100 * m.cpus}): the server process, its descendants (workers, embedded nats-server), wrk, and everything else on the machine. Background load before the run: ${m.backgroundLoad} %. ⚠: other processes used more than ${QUIET_PCT} % during that point, so it reads low. CPU µs per call is the same CPU divided by the calls served: the server's figure is the cost the request thread pays per call, and on a machine this small it is what caps throughput.`, '');
   L.push('## Ratios (throughput)', '');
   L.push('How many times the reference\'s req/s the Orva node\'s is short of (1.00× = as fast).', '');
   L.push('| c | relay / orva node | relay+bwrap / orva node | bare uWS / orva node | relay / orva python | bare uWS / orva python |', '|---:|---:|---:|---:|---:|---:|');
