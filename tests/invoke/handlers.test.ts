@@ -125,7 +125,24 @@ for (const [runtime, code] of [['node', EVENT_ECHO_NODE], ['python', EVENT_ECHO_
       assert.doesNotMatch(logs, new RegExp(tag === 'one' ? 'two' : 'one'), 'logs are per invocation');
     }
   });
+
+  test(`invoke - a ${runtime} handler gets a body of several MiB whole, call after call`, async () => {
+    const src = runtime === 'node' ? `exports.handler = (e) => ({ n: e.body.length, head: e.body.slice(0, 3), tail: e.body.slice(-3) });` : `def handler(e):\n    b = e["body"]\n    return {"n": len(b), "head": b[:3], "tail": b[-3:]}\n`;
+    const id = await deployed(node, src, { runtime });
+    for (const size of [3 * 1024 * 1024, 70_000, 5]) {
+      const body = `<${'x'.repeat(size - 2)}>`;
+      const r = await invoke(node, id, { rawBody: body });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json, { n: size, head: body.slice(0, 3), tail: body.slice(-3) });
+    }
+  });
 }
+
+test('invoke - what a node call queues (a nextTick, a resolved promise) runs before the worker waits for the next call', async () => {
+  const id = await deployed(node, `let ticks = 0; let thens = 0; exports.handler = () => { const seen = { ticks, thens }; process.nextTick(() => ticks++); Promise.resolve().then(() => thens++); return seen; };`);
+  assert.deepEqual((await invoke(node, id)).json, { ticks: 0, thens: 0 });
+  assert.deepEqual((await invoke(node, id)).json, { ticks: 1, thens: 1 });
+});
 
 test('invoke - the execution record carries status, duration, cold_start, node and sizes', async () => {
   const id = await deployed(node, `exports.handler = async () => 'x'.repeat(10);`);
