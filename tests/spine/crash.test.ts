@@ -76,18 +76,23 @@ test('crash - kill -9 the node while it applies a burst of writes, restart it: e
 
   // WRITERS clients each create functions back to back, so requests are always
   // in flight when the kill lands, however fast the node or slow this process.
+  // They go on until the process is gone (not just until the kill is sent), so the node cannot answer
+  // everything in flight first: requests are still arriving when it dies.
   const acked = new Map<string, string>();
   let failed = 0;
   let next = 0;
   let killing: Promise<void> | null = null;
+  let dead = false;
   const writer = async () => {
-    while (next < BURST && killing === null) {
+    while (next < BURST && !dead) {
       const name = `crash-${String(next++).padStart(3, '0')}`;
       try {
         const r = await call(first.url, 'POST', '/api/v1/functions', { key: adminKey, body: { name, runtime: 'node' } });
         assert.equal(r.status, 201, r.text);
         acked.set(r.json.id, name);
-        if (acked.size === KILL_AFTER_ACKS) killing ??= first.kill9();
+        if (acked.size === KILL_AFTER_ACKS) killing ??= first.kill9().then(() => {
+          dead = true;
+        });
       } catch (err) {
         if (err instanceof assert.AssertionError) throw err;
         failed += 1;
