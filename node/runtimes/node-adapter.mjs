@@ -9,7 +9,8 @@
 // the frames use a handful of types, and the adapter then loads no module
 // besides the handler (no resolution or file reads at start, nothing shared
 // with the host's node_modules).
-import { readSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 
 const LOG_CAP = 256 * 1024;
@@ -169,9 +170,15 @@ function encodeFrame(frame) {
 
 // ---- channel
 
-// Frames out go with blocking writes on fd 4: one call is in flight, so the worker has nothing to
-// do until the node has the answer, and a plain write(2) costs a fraction of a stream's
-// bookkeeping. The node gone (EPIPE): nothing left to serve.
+const input = new Socket({ fd: 3, readable: true, writable: false });
+
+// The node is gone or closed our input: nothing more to serve.
+input.on('end', () => process.exit(0));
+input.on('error', () => process.exit(1));
+
+// Frames out go with blocking writes on fd 4 (never wrapped in a Socket, so it stays blocking): one
+// call is in flight, so the worker has nothing to do until the node has the answer, and a plain
+// write(2) costs a fraction of a stream's bookkeeping. The node gone (EPIPE): nothing left to serve.
 function send(frame, then) {
   const buf = encodeFrame(frame);
   try {
@@ -182,50 +189,28 @@ function send(frame, then) {
   if (then) then();
 }
 
-// Frames in are read with blocking reads on fd 3 while no call is in flight: between calls the
-// worker is frozen, like a Lambda environment (and like the Python adapter): timers and I/O a
-// handler leaves running continue during the next call. Waiting costs one read(2), not a stream's
-// poll-read-emit round, which was a sixth of a worker's CPU per call.
-const scratch = Buffer.allocUnsafeSlow(64 * 1024);
-// Bytes read past the last whole frame; a large frame arrives in many reads and is joined once.
+// A large invoke frame arrives in many chunks: collect them and join once.
 let chunks = [];
 let buffered = 0;
 let needed = 4;
 
-function readFrame() {
-  for (;;) {
-    if (buffered >= needed) {
-      const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, buffered);
-      chunks = [buf];
-      const end = 4 + buf.readUInt32BE(0);
-      if (buffered >= end) {
-        chunks = end < buffered ? [buf.subarray(end)] : [];
-        buffered -= end;
-        needed = 4;
-        return decode(buf.subarray(4, end));
-      }
-      needed = end;
-    }
-    let n;
-    try {
-      n = readSync(3, scratch, 0, scratch.length, null);
-    } catch (err) {
-      if (err.code === 'EINTR') continue;
-      realStderr(`orva adapter: reading the invoke channel failed: ${err.code ?? err.message}\n`);
-      process.exit(1);
-    }
-    if (n === 0) process.exit(0); // the node closed our input: nothing more to serve
-    chunks.push(Buffer.from(scratch.subarray(0, n)));
-    buffered += n;
+input.on('data', (chunk) => {
+  chunks.push(chunk);
+  buffered += chunk.length;
+  if (buffered < needed) return;
+  let buf = chunks.length === 1 ? chunk : Buffer.concat(chunks, buffered);
+  while (buf.length >= 4) {
+    const end = 4 + buf.readUInt32BE(0);
+    if (buf.length < end) break;
+    const frame = decode(buf.subarray(4, end));
+    buf = buf.subarray(end);
+    if (frame.type !== 'invoke') throw new Error(`unexpected frame type ${frame.type}`);
+    invoke(frame);
   }
-}
-
-/** Wait for the next call and start it; its answer schedules the next wait. */
-function serve() {
-  const frame = readFrame();
-  if (frame.type !== 'invoke') throw new Error(`unexpected frame type ${frame.type}`);
-  invoke(frame);
-}
+  chunks = buf.length > 0 ? [buf] : [];
+  buffered = buf.length;
+  needed = buf.length >= 4 ? 4 + buf.readUInt32BE(0) : 4;
+});
 
 // ---- output capture: during a call, stdout/stderr writes become its logs
 
@@ -332,8 +317,6 @@ function finish(call, value, failed) {
   if (failed) frame = { type: 'error', id: call.id, ...failure(value), logs: call.logs };
   current = null;
   send(frame);
-  // One event-loop turn first, so what the call queued (callbacks, due timers) runs before the worker waits.
-  setImmediate(serve);
 }
 
 let handler = null;
@@ -386,4 +369,4 @@ try {
 } catch (err) {
   send({ type: 'load-error', ...failure(err) }, () => process.exit(1));
 }
-if (handler !== null) send({ type: 'ready' }, () => setImmediate(serve));
+if (handler !== null) send({ type: 'ready' });
