@@ -10,9 +10,11 @@
  *  3. cold-start latency per runtime (PUT env_vars drains the pool);
  *  4. deploy-to-first-success per runtime.
  *
- * Servers run one at a time so they never compete with each other; wrk
- * always competes with the server for the machine's cores. Results go to
- * stdout and ops/bench/results/latest.{md,json}.
+ * Every server is started first and stays up; only the one under load is
+ * busy (an idle one costs nothing measurable), and wrk always competes with
+ * it for the machine's cores. The warm points are measured in interleaved
+ * rounds and reported as medians, the ratios as the median of each round's
+ * ratio. Results go to stdout and ops/bench/results/latest.{md,json}.
  *
  * Others' load on the machine skews everything: each point first waits for
  * a quiet moment (bounded), and the CPU column shows what else ran.
@@ -36,7 +38,14 @@ const QUICK = process.argv.includes('--quick');
 
 const CONCURRENCY = [1, 32, 128];
 const WARMUP_S = 1;
-const MEASURE_S = QUICK ? 2 : 5;
+const MEASURE_S = QUICK ? 2 : 4;
+/**
+ * Every target is measured once per round, targets interleaved point by
+ * point (the order rotating each round): these VMs drift by tens of percent
+ * within minutes, and a point measured minutes after its reference compares
+ * the machine's moods, not the servers.
+ */
+const ROUNDS = QUICK ? 1 : 3;
 const COLD_SAMPLES = QUICK ? 5 : 15;
 const DEPLOY_SAMPLES = QUICK ? 1 : 3;
 /** Same ceiling for the Orva node and the relay (Orva's default, set explicitly). */
@@ -274,28 +283,37 @@ function wrk(url: string, c: number, seconds: number, key: string, onStart?: (pi
   });
 }
 
+/** A server under load: its name, the URL wrk posts to, its pid (for CPU), the API key it wants. */
+interface Target {
+  name: string;
+  url: string;
+  pid: number;
+  key: string;
+}
+
 /**
- * Warm up, then measure at every concurrency. CPU is sampled inside the run
+ * Warm up, then measure one concurrency. CPU is sampled inside the run
  * (0.3 s after wrk starts, 0.3 s before it ends) so wrk is alive at both
  * samples and connection set-up and teardown stay out.
  */
-async function loadPoints(name: string, url: string, serverPid: number, key = ''): Promise<Record<number, WrkResult>> {
-  const points: Record<number, WrkResult> = {};
-  for (const c of CONCURRENCY) {
-    await awaitQuiet();
-    await wrk(url, c, WARMUP_S, key);
-    let wrkPid = 0;
-    const run = wrk(url, c, MEASURE_S, key, (pid) => (wrkPid = pid));
-    await sleep(300);
-    const before = sampleCpu(serverPid, wrkPid);
-    await sleep(MEASURE_S * 1000 - 600);
-    const cpu = cpuDelta(before, sampleCpu(serverPid, wrkPid));
-    const r = await run;
-    r.cpu = cpu;
-    points[c] = r;
-    console.error(`  ${name} c=${c}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, cpu % server ${cpu.server} children ${cpu.children} wrk ${cpu.wrk} other ${cpu.other}`);
-  }
-  return points;
+async function loadPoint(t: Target, c: number): Promise<WrkResult> {
+  await awaitQuiet();
+  await wrk(t.url, c, WARMUP_S, t.key);
+  let wrkPid = 0;
+  const run = wrk(t.url, c, MEASURE_S, t.key, (pid) => (wrkPid = pid));
+  await sleep(300);
+  const before = sampleCpu(t.pid, wrkPid);
+  await sleep(MEASURE_S * 1000 - 600);
+  const cpu = cpuDelta(before, sampleCpu(t.pid, wrkPid));
+  const r = await run;
+  r.cpu = cpu;
+  console.error(`  ${t.name} c=${c}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, cpu % server ${cpu.server} children ${cpu.children} wrk ${cpu.wrk} other ${cpu.other}`);
+  return r;
+}
+
+/** The round with the median throughput (its latencies and CPU belong to the same run). */
+function medianRun(runs: WrkResult[]): WrkResult {
+  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)]!;
 }
 
 // ---- the Orva node over its HTTP API
@@ -441,8 +459,11 @@ function pct(xs: number[], p: number): number {
 // ---- report
 
 interface Report {
-  machine: { cpus: number; model: string; node: string; measureSeconds: number; poolWorkers: number; wrk: string; backgroundLoad: number };
+  machine: { cpus: number; model: string; node: string; measureSeconds: number; rounds: number; poolWorkers: number; wrk: string; backgroundLoad: number };
+  /** Per target and concurrency: the median round. */
   load: Record<string, Record<number, WrkResult>>;
+  /** Per target and concurrency: every round, in round order. */
+  rounds: Record<string, Record<number, WrkResult[]>>;
   cold: Partial<Record<Runtime, ColdResult>>;
   deploy: Partial<Record<Runtime, { samples: number[]; p50: number }>>;
   targets: Array<{ target: string; measured: string; pass: boolean | null }>;
@@ -450,16 +471,25 @@ interface Report {
 }
 
 const f1 = (n: number | undefined) => (n === undefined ? '—' : n.toFixed(n < 10 ? 2 : 1));
-const ratio = (a?: WrkResult, b?: WrkResult) => (a && b ? `${(b.rps / a.rps).toFixed(2)}×` : '—');
+/** How many times `of`'s req/s is short of `ref`'s at c: the median of each round's ratio (both measured minutes apart at most). */
+function ratioOf(rep: Report, of: string, ref: string, c: number): number | null {
+  const a = rep.rounds[of]?.[c];
+  const b = rep.rounds[ref]?.[c];
+  if (!a || !b || a.length === 0 || a.length !== b.length) return null;
+  const rs = a.map((r, i) => b[i]!.rps / r.rps).sort((x, y) => x - y);
+  const mid = (rs.length - 1) / 2;
+  return (rs[Math.floor(mid)]! + rs[Math.ceil(mid)]!) / 2;
+}
+const ratio = (r: number | null) => (r === null ? '—' : `${r.toFixed(2)}×`);
 
 function evaluate(rep: Report): void {
   const node32 = rep.load['orva node']?.[32];
   const py32 = rep.load['orva python']?.[32];
-  const relay32 = rep.load[RELAY]?.[32];
   const t = (target: string, measured: string, pass: boolean | null) => rep.targets.push({ target, measured, pass });
   t('node ≥ 15,000 req/s at c=32', node32 ? `${node32.rps} req/s` : 'not measured', node32 ? node32.rps >= 15_000 : null);
   t('node p99 ≤ 5 ms at c=32', node32 ? `${f1(node32.p99)} ms` : 'not measured', node32 ? node32.p99 <= 5 : null);
-  t('node within 2× of the relay floor at c=32', node32 && relay32 ? `relay/node = ${ratio(node32, relay32)}` : 'not measured', node32 && relay32 ? relay32.rps / node32.rps <= 2 : null);
+  const gap = ratioOf(rep, 'orva node', RELAY, 32);
+  t('node within 2× of the relay floor at c=32', gap === null ? 'not measured' : `relay/node = ${ratio(gap)}`, gap === null ? null : gap <= 2);
   t('python ≥ 10,000 req/s at c=32', py32 ? `${py32.rps} req/s` : 'not measured', py32 ? py32.rps >= 10_000 : null);
   const cn = rep.cold.node;
   const cp = rep.cold.python;
@@ -476,25 +506,26 @@ function markdown(rep: Report): string {
   const L: string[] = [];
   const m = rep.machine;
   L.push('# Orva invoke benchmark', '');
-  L.push(`${new Date().toISOString()} · ${m.cpus} × ${m.model} · Node ${m.node} · ${m.wrk} · ${m.measureSeconds} s per point after a ${WARMUP_S} s warm-up · pool ${m.poolWorkers} workers (Orva and relay)`, '');
+  L.push(`${new Date().toISOString()} · ${m.cpus} × ${m.model} · Node ${m.node} · ${m.wrk} · ${m.measureSeconds} s per point after a ${WARMUP_S} s warm-up, ${m.rounds} interleaved round${m.rounds === 1 ? '' : 's'} · pool ${m.poolWorkers} workers (Orva and relay)`, '');
   L.push(`wrk runs on the same ${m.cpus} cores as the server (-t1 at c=1, -t2 above), so every figure is load generator + server sharing the machine. POST with a 16-byte JSON body; Orva calls carry the admin API key.`, '');
   L.push('## Warm invoke', '');
-  L.push('| target | c | req/s | p50 ms | p99 ms | max ms | errors | CPU % server / children / wrk / other | CPU µs per call server / children |', '|---|---:|---:|---:|---:|---:|---:|---|---|');
+  L.push('Each row is the round with the median req/s; the last column lists every round\'s req/s, in order.', '');
+  L.push('| target | c | req/s | p50 ms | p99 ms | max ms | errors | CPU % server / children / wrk / other | CPU µs per call server / children | req/s per round |', '|---|---:|---:|---:|---:|---:|---:|---|---|---|');
   for (const [name, points] of Object.entries(rep.load)) {
     for (const c of CONCURRENCY) {
       const r = points[c];
       if (!r) continue;
       const noisy = r.cpu !== undefined && r.cpu.other > QUIET_PCT ? ' ⚠' : '';
-      L.push(`| ${name} | ${c} | ${r.rps}${noisy} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ${r.errors} | ${r.cpu ? `${r.cpu.server} / ${r.cpu.children} / ${r.cpu.wrk} / ${r.cpu.other}` : ''} | ${r.cpu && r.rps > 0 ? `${perCall(r.cpu.server, r.rps)} / ${perCall(r.cpu.children, r.rps)}` : ''} |`);
+      L.push(`| ${name} | ${c} | ${r.rps}${noisy} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ${r.errors} | ${r.cpu ? `${r.cpu.server} / ${r.cpu.children} / ${r.cpu.wrk} / ${r.cpu.other}` : ''} | ${r.cpu && r.rps > 0 ? `${perCall(r.cpu.server, r.rps)} / ${perCall(r.cpu.children, r.rps)}` : ''} | ${(rep.rounds[name]?.[c] ?? []).map((x) => x.rps).join(', ')} |`);
     }
   }
   L.push('', `CPU is % of one core (the machine has ${100 * m.cpus}): the server process, its descendants (workers, embedded nats-server), wrk, and everything else on the machine. Background load before the run: ${m.backgroundLoad} %. ⚠: other processes used more than ${QUIET_PCT} % during that point, so it reads low. CPU µs per call is the same CPU divided by the calls served: the server's figure is the cost the request thread pays per call, and on a machine this small it is what caps throughput.`, '');
   L.push('## Ratios (throughput)', '');
-  L.push('How many times the reference\'s req/s the Orva node\'s is short of (1.00× = as fast).', '');
+  L.push('How many times the reference\'s req/s the Orva node\'s is short of (1.00× = as fast): the median over the rounds of each round\'s ratio.', '');
   L.push('| c | relay / orva node | relay+bwrap / orva node | bare uWS / orva node | relay / orva python | bare uWS / orva python |', '|---:|---:|---:|---:|---:|---:|');
   for (const c of CONCURRENCY) {
-    const [bare, relay, sandboxed, on, op] = [BARE, RELAY, RELAY_BWRAP, 'orva node', 'orva python'].map((k) => rep.load[k]?.[c]);
-    L.push(`| ${c} | ${ratio(on, relay)} | ${ratio(on, sandboxed)} | ${ratio(on, bare)} | ${ratio(op, relay)} | ${ratio(op, bare)} |`);
+    const r = (of: string, ref: string) => ratio(ratioOf(rep, of, ref, c));
+    L.push(`| ${c} | ${r('orva node', RELAY)} | ${r('orva node', RELAY_BWRAP)} | ${r('orva node', BARE)} | ${r('orva python', RELAY)} | ${r('orva python', BARE)} |`);
   }
   L.push('', '## Cold start (PUT env_vars drains the pool, then one timed call)', '');
   L.push('p50/p90 over the calls the node did not record as warm; server duration_ms is the node\'s own figure for the same calls.', '');
@@ -531,8 +562,9 @@ async function main(): Promise<void> {
   if (PROFILE) rmSync(join(RESULTS, 'profile'), { recursive: true, force: true });
 
   const rep: Report = {
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', node: process.version, measureSeconds: MEASURE_S, poolWorkers: POOL_WORKERS, wrk: wrkVersion, backgroundLoad: await backgroundLoad() },
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', node: process.version, measureSeconds: MEASURE_S, rounds: ROUNDS, poolWorkers: POOL_WORKERS, wrk: wrkVersion, backgroundLoad: await backgroundLoad() },
     load: {},
+    rounds: {},
     cold: {},
     deploy: {},
     targets: [],
@@ -548,34 +580,29 @@ async function main(): Promise<void> {
     }
   };
 
-  console.error('bare uWS hello server');
-  await attempt(BARE, async () => {
-    const s = await startReference('uws-hello.ts', []);
-    try {
-      rep.load[BARE] = await loadPoints(BARE, `http://127.0.0.1:${s.port}/fn/hello`, s.proc.pid!);
-    } finally {
-      await stop(s.proc);
-    }
-  });
-
-  const relayDir = tempDir('relay');
-  writeFileSync(join(relayDir, 'handler.js'), NODE_CODE);
-  for (const [name, mode] of [[RELAY, 'plain'], [RELAY_BWRAP, 'bwrap']] as const) {
-    console.error(name);
-    await attempt(name, async () => {
-      const s = await startReference('relay.ts', [String(POOL_WORKERS), relayDir, mode]);
-      try {
-        rep.load[name] = await loadPoints(name, `http://127.0.0.1:${s.port}/fn/hello`, s.proc.pid!);
-      } finally {
-        await stop(s.proc);
-      }
+  const servers: ChildProcess[] = [];
+  const targets: Target[] = [];
+  let orva: Orva | null = null;
+  const coldIds: Partial<Record<Runtime, string>> = {};
+  try {
+    console.error('starting the servers: bare uWS, relay, relay + bwrap, orva node (embedded NATS, bwrap sandbox)');
+    await attempt(BARE, async () => {
+      const s = await startReference('uws-hello.ts', []);
+      servers.push(s.proc);
+      targets.push({ name: BARE, url: `http://127.0.0.1:${s.port}/fn/hello`, pid: s.proc.pid!, key: '' });
     });
-  }
-
-  console.error('orva node (embedded NATS, bwrap sandbox)');
-  await attempt('orva node', async () => {
-    const o = await startOrva();
-    try {
+    const relayDir = tempDir('relay');
+    writeFileSync(join(relayDir, 'handler.js'), NODE_CODE);
+    for (const [name, mode] of [[RELAY, 'plain'], [RELAY_BWRAP, 'bwrap']] as const) {
+      await attempt(name, async () => {
+        const s = await startReference('relay.ts', [String(POOL_WORKERS), relayDir, mode]);
+        servers.push(s.proc);
+        targets.push({ name, url: `http://127.0.0.1:${s.port}/fn/hello`, pid: s.proc.pid!, key: '' });
+      });
+    }
+    await attempt('orva node', async () => {
+      const o = await startOrva();
+      orva = o;
       // Deploy-to-first-success first: the node's event loop is idle, as a user's deploy would see it.
       for (const rt of ['node', 'python'] as const) {
         await attempt(`deploy ${rt}`, async () => {
@@ -588,19 +615,49 @@ async function main(): Promise<void> {
       for (const rt of ['node', 'python'] as const) {
         await attempt(`warm ${rt}`, async () => {
           const { id } = await deployToFirstSuccess(o, rt);
-          rep.load[`orva ${rt}`] = await loadPoints(`orva ${rt}`, `${o.url}/fn/${id}`, o.proc.pid!, o.key);
-          await attempt(`cold ${rt}`, async () => {
-            rep.cold[rt] = await coldStarts(o, id);
-            console.error(`  cold ${rt}: p50 ${f1(rep.cold[rt]!.p50)} ms, p90 ${f1(rep.cold[rt]!.p90)} ms, confirmed ${rep.cold[rt]!.confirmedCold}/${COLD_SAMPLES}`);
-          });
+          coldIds[rt] = id;
+          targets.push({ name: `orva ${rt}`, url: `${o.url}/fn/${id}`, pid: o.proc.pid!, key: o.key });
         });
       }
-    } finally {
+    });
+
+    for (let round = 0; round < ROUNDS; round++) {
+      console.error(`round ${round + 1} of ${ROUNDS}`);
+      for (const c of CONCURRENCY) {
+        // Rotate the order each round, so no target always follows the same one.
+        for (let i = 0; i < targets.length; i++) {
+          const t = targets[(i + round) % targets.length]!;
+          await attempt(`${t.name} c=${c}`, async () => {
+            const r = await loadPoint(t, c);
+            ((rep.rounds[t.name] ??= {})[c] ??= []).push(r);
+          });
+        }
+      }
+    }
+    for (const [name, points] of Object.entries(rep.rounds)) {
+      for (const [c, runs] of Object.entries(points)) (rep.load[name] ??= {})[Number(c)] = medianRun(runs);
+    }
+
+    const o = orva as Orva | null;
+    if (o) {
+      for (const rt of ['node', 'python'] as const) {
+        const id = coldIds[rt];
+        if (!id) continue;
+        await attempt(`cold ${rt}`, async () => {
+          rep.cold[rt] = await coldStarts(o, id);
+          console.error(`  cold ${rt}: p50 ${f1(rep.cold[rt]!.p50)} ms, p90 ${f1(rep.cold[rt]!.p90)} ms, confirmed ${rep.cold[rt]!.confirmedCold}/${COLD_SAMPLES}`);
+        });
+      }
+    }
+  } finally {
+    for (const p of servers) await stop(p);
+    const o = orva as Orva | null;
+    if (o) {
       await stop(o.proc, 40_000);
       const warnings = o.output().trim();
       if (warnings) console.error(`orva node output (warn and above, last 2000 chars):\n${warnings.slice(-2000)}`);
     }
-  });
+  }
 
   evaluate(rep);
   const md = markdown(rep);
