@@ -11,8 +11,8 @@
  *  4. deploy-to-first-success per runtime.
  *
  * Every server is started first and stays up; only the one under load is
- * busy (an idle one costs nothing measurable), and wrk always competes with
- * it for the machine's cores. The warm points are measured in interleaved
+ * busy (the idle ones' timers show in the 'other' CPU column, a few % at
+ * most), and wrk always competes with it for the machine's cores. The warm points are measured in interleaved
  * rounds and reported as medians, the ratios as the median of each round's
  * ratio. Results go to stdout and ops/bench/results/latest.{md,json}.
  *
