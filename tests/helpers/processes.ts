@@ -96,6 +96,8 @@ export interface NodeOptions {
    * a shell redirection or a careless service manager hands one over.
    */
   inheritedFile?: string;
+  /** Start it with the README's `npm start` (setup, then the node) instead of running node/main.ts directly. */
+  npmStart?: boolean;
 }
 
 /**
@@ -114,7 +116,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<NodeHandle> {
     ...(opts.natsUrl ? { ORVA_NATS_URL: opts.natsUrl } : {}),
     ...opts.env,
   };
-  const argv = [process.execPath, '--import', 'tsx', join(ROOT, 'node/main.ts')];
+  const argv = opts.npmStart ? ['npm', 'start', '--silent'] : [process.execPath, '--import', 'tsx', join(ROOT, 'node/main.ts')];
   // (A descriptor passed through spawn's stdio arrives with close-on-exec set, so the shell opens it.)
   const [cmd, ...args] = opts.inheritedFile ? ['/bin/bash', '-c', 'exec 100<>"$0"; exec "$@"', opts.inheritedFile, ...argv] : argv;
   const proc = spawn(cmd!, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
