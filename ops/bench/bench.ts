@@ -12,9 +12,10 @@
  *
  * Every server is started first and stays up; only the one under load is
  * busy (the idle ones' timers show in the 'other' CPU column, a few % at
- * most), and wrk always competes with it for the machine's cores. The warm points are measured in interleaved
- * rounds and reported as medians, the ratios as the median of each round's
- * ratio. Results go to stdout and ops/bench/results/latest.{md,json}.
+ * most), and wrk always competes with it for the machine's cores. The warm
+ * points are measured in interleaved rounds and reported as medians, the
+ * ratios as the median of each round's ratio. Results go to stdout and
+ * ops/bench/results/latest.{md,json}.
  *
  * Others' load on the machine skews everything: each point first waits for
  * a quiet moment (bounded), and the CPU column shows what else ran.
