@@ -25,6 +25,7 @@ import { ensureMetaStream, MetaLog } from './meta-log.ts';
 import { EventBus } from './events.ts';
 import { ClusterExecutions } from './executions/cluster-executions.ts';
 import { ExecutionLog } from './executions/execution-log.ts';
+import { failOrphanedBuilds, failOwnInterruptedBuilds } from './interrupted-builds.ts';
 import { Membership } from './membership.ts';
 import { NodeMetrics } from './metrics.ts';
 import { EmbeddedNats } from './nats-embedded.ts';
@@ -55,6 +56,8 @@ import { Store } from './store/store.ts';
 
 /** How long a graceful stop waits for in-flight requests. */
 const DRAIN_GRACE_MS = 30_000;
+/** How often this node looks for builds whose node left the cluster. */
+const ORPHAN_SWEEP_MS = 5_000;
 
 export class OrvaNode {
   private nats: EmbeddedNats | null = null;
@@ -62,6 +65,7 @@ export class OrvaNode {
   private applier: MetaApplier | null = null;
   private http: HttpServer | null = null;
   private touchTimer: NodeJS.Timeout | null = null;
+  private orphanTimer: NodeJS.Timeout | null = null;
   private services: Services | null = null;
   port = 0;
 
@@ -159,7 +163,7 @@ export class OrvaNode {
     applier.start();
     await caughtUp;
     await this.ensureBootstrapKey(s);
-    await this.failInterruptedBuilds(s);
+    await failOwnInterruptedBuilds(s);
     builder.start();
 
     const http = (this.http = new HttpServer({ host: config.host, port: config.port, bodyLimitBytes: config.bodyLimitBytes, log }));
@@ -191,6 +195,8 @@ export class OrvaNode {
     await membership.join(`${config.host}:${this.port}`);
     this.touchTimer = setInterval(() => void this.flushKeyUses(), config.keyTouchIntervalMs);
     this.touchTimer.unref();
+    this.orphanTimer = setInterval(() => void failOrphanedBuilds(s, Date.now()), ORPHAN_SWEEP_MS);
+    this.orphanTimer.unref();
     log.info({ port: this.port, host: config.host, nats: config.natsUrl ? 'external' : 'embedded', appliedSeq: store.appliedSeq() }, 'orva node listening');
   }
 
@@ -234,22 +240,6 @@ export class OrvaNode {
       case 'route.delete':
         s.routeTable.reload();
         return;
-    }
-  }
-
-  /** A build this node had queued or running when it stopped will never finish: record it as failed. */
-  private async failInterruptedBuilds(s: Services): Promise<void> {
-    for (const dep of s.store.unfinishedDeployments(s.config.nodeId)) {
-      await s.meta.submit({
-        type: 'deployment.finish',
-        id: dep.id,
-        status: 'failed',
-        code_hash: null,
-        error: 'the build was interrupted by a node restart; deploy again',
-        logs: dep.logs,
-        keep_versions: s.config.versionsKeep,
-        at: new Date().toISOString(),
-      });
     }
   }
 
@@ -325,6 +315,7 @@ export class OrvaNode {
   async stop(): Promise<void> {
     this.log.info('graceful stop: draining');
     if (this.touchTimer) clearInterval(this.touchTimer);
+    if (this.orphanTimer) clearInterval(this.orphanTimer);
     const s = this.services;
     await s?.membership.leave();
     await this.http?.close(DRAIN_GRACE_MS);

@@ -105,8 +105,8 @@ export class Store {
   }
 
   /** Builds a node had queued or running: after its restart, nothing will finish them. */
-  unfinishedDeployments(node: string): DeploymentRow[] {
-    return this.db.prepare("SELECT * FROM deployments WHERE node = ? AND status IN ('queued', 'building')").all(node) as DeploymentRow[];
+  unfinishedDeployments(): DeploymentRow[] {
+    return this.db.prepare("SELECT * FROM deployments WHERE status IN ('queued', 'building')").all() as DeploymentRow[];
   }
 
   /** The newest deployment of a function, whatever its status. */

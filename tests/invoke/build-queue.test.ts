@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createFn, waitDeployment } from '../helpers/functions.ts';
 import { call } from '../helpers/http.ts';
-import { startNode } from '../helpers/processes.ts';
+import { startNats, startNode } from '../helpers/processes.ts';
 
 test('deploy - past the build queue limit a deploy answers 503 BUILD_QUEUE_FULL with Retry-After, and nothing is queued for it', async () => {
   const node = await startNode({ env: { ORVA_BUILD_QUEUE_MAX: '1' } });
@@ -38,4 +38,27 @@ test('deploy - a build interrupted by a node crash is recorded as failed on rest
   const next = await call(again.url, 'POST', `/api/v1/functions/${id}/deploy-inline`, { key: node.adminKey, body: { code: `exports.handler = async () => 2;` } });
   assert.equal((await waitDeployment(again, next.json.id)).status, 'succeeded');
   await again.stop();
+});
+
+test('deploy - a build whose node leaves the cluster for good is failed by the node that remains, not left building', async () => {
+  const nats = await startNats();
+  const a = await startNode({ natsUrl: nats.url, expectAdminKey: true });
+  const b = await startNode({ natsUrl: nats.url, expectAdminKey: false });
+  const key = a.adminKey;
+  const id = await createFn(a);
+  // Loading the handler takes 3 s (the build loads it once in the sandbox): node a is surely mid-build when it dies.
+  const slow = `const end = Date.now() + 3000; while (Date.now() < end); exports.handler = async () => 1;`;
+  const started = await call(a.url, 'POST', `/api/v1/functions/${id}/deploy-inline`, { key, body: { code: slow } });
+  assert.equal(started.status, 202, started.text);
+  await a.kill9();
+  const seen = await call(b.url, 'GET', `/api/v1/deployments/${started.json.id}`, { key });
+  assert.ok(['queued', 'building'].includes(seen.json.status), seen.text);
+  const dep = await waitDeployment({ ...b, adminKey: key }, started.json.id, 45_000);
+  assert.equal(dep.status, 'failed');
+  assert.match(dep.error, /left the cluster/);
+  // The function is not stuck: a deploy to the remaining node builds and serves.
+  const next = await call(b.url, 'POST', `/api/v1/functions/${id}/deploy-inline`, { key, body: { code: `exports.handler = async () => 2;` } });
+  assert.equal((await waitDeployment({ ...b, adminKey: key }, next.json.id)).status, 'succeeded');
+  await b.stop();
+  await nats.stop();
 });
