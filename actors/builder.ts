@@ -29,7 +29,7 @@ import { hashTree } from '../node/artifacts.ts';
 import type { SandboxDriver, SpawnSpec } from '../node/sandbox/driver.ts';
 import type { Clock } from './clock.ts';
 import { Actor } from './runtime.ts';
-import { Worker } from './worker.ts';
+import { SANDBOX_START_ATTEMPTS, Worker } from './worker.ts';
 
 export interface BuildJob {
   deploymentId: string;
@@ -167,14 +167,23 @@ export class Builder extends Actor<BuildJob> {
 
   /** Load the handler once in the real sandbox: what cannot load must not activate. */
   private async verify(job: BuildJob, dir: string, log: BuildLog): Promise<void> {
-    const w = new Worker(this.d.driver, { ...job.spawn, codeDir: dir }, 0, this.clock);
-    try {
-      await w.ready;
-      log.line('handler loaded in the sandbox');
-    } catch (err) {
-      throw new BuildError(`the handler failed to load: ${(err as Error).name}: ${(err as Error).message}`);
-    } finally {
-      w.kill();
+    for (let attempt = 1; ; attempt++) {
+      const w = new Worker(this.d.driver, { ...job.spawn, codeDir: dir }, 0, this.clock);
+      try {
+        await w.ready;
+        log.line('handler loaded in the sandbox');
+        return;
+      } catch (err) {
+        const e = err as Error & { loadError?: boolean };
+        // A sandbox that did not start (rather than a handler that threw) gets another try.
+        if (!e.loadError && attempt < SANDBOX_START_ATTEMPTS) {
+          log.line(`the sandbox did not start (${e.message}); trying again`);
+          continue;
+        }
+        throw new BuildError(`the handler failed to load: ${e.name}: ${e.message}`);
+      } finally {
+        w.kill();
+      }
     }
   }
 }

@@ -12,7 +12,8 @@
  *     network mode): idle workers die now, busy ones after their call, so
  *     in-flight calls finish on the old code and no call fails.
  *  5. Spawn failures back off exponentially; a load error fails the waiting
- *     calls instead of spinning.
+ *     calls instead of spinning; a sandbox that fails to start is tried
+ *     SANDBOX_START_ATTEMPTS times before they fail.
  *
  * State: idle stack (LIFO keeps hot workers hot), busy set, starting count,
  * FIFO wait queue, generation. Why methods, not a mailbox: every transition
@@ -24,7 +25,7 @@ import type { Logger } from 'pino';
 import { OrvaError } from '../protocol/errors.ts';
 import type { SandboxDriver, SpawnSpec } from '../node/sandbox/driver.ts';
 import type { Clock } from './clock.ts';
-import { Worker } from './worker.ts';
+import { SANDBOX_START_ATTEMPTS, Worker } from './worker.ts';
 
 export interface PoolLimits {
   /** Ceiling of workers for this function on this node. */
@@ -264,8 +265,13 @@ export class FunctionSupervisor {
               : err.loadError
                 ? new OrvaError('WORKER_CRASHED', `the handler failed to load: ${err.name}: ${err.message}`, { function_id: this.d.functionId })
                 : new OrvaError('SANDBOX_ERROR', `the sandbox could not start: ${err.message}`, { function_id: this.d.functionId });
-          // Calls still have a worker to wait for while the pool has live ones; otherwise they fail now.
-          if (this.live() > 0) return;
+          // Calls still have a worker to wait for while the pool has live ones, or while a sandbox that
+          // failed to start (bwrap's own setup fails now and then) gets its few retries; otherwise they fail now.
+          const retrying = failure.code === 'SANDBOX_ERROR' && this.spawnFailures < SANDBOX_START_ATTEMPTS;
+          if (this.live() > 0 || retrying) {
+            this.maybeSpawn();
+            return;
+          }
           for (const waiter of this.waiters.splice(0, Math.max(0, this.waiters.length - this.starting))) waiter.reject(failure);
         },
       );

@@ -28,6 +28,13 @@ export type CallResult =
 /** How long a sandbox may take from spawn to its ready frame. */
 const START_TIMEOUT_MS = 10_000;
 
+/**
+ * Attempts at starting a sandbox before giving up on it: bwrap's own setup
+ * fails now and then (seen: "loopback: Failed RTM_NEWADDR", about once in
+ * ten thousand starts), and a second attempt succeeds.
+ */
+export const SANDBOX_START_ATTEMPTS = 3;
+
 interface Pending {
   id: string;
   resolve(r: CallResult): void;
