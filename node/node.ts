@@ -56,6 +56,8 @@ import { Store } from './store/store.ts';
 
 /** How long a graceful stop waits for in-flight requests. */
 const DRAIN_GRACE_MS = 30_000;
+/** How long a graceful stop waits for its sandboxes to be gone and released. */
+const SETTLE_GRACE_MS = 10_000;
 /** How often this node looks for builds whose node left the cluster. */
 const ORPHAN_SWEEP_MS = 5_000;
 
@@ -143,6 +145,7 @@ export class OrvaNode {
       loginLimiter: new LoginLimiter(systemClock),
       registry,
       artifacts,
+      driver,
       pools,
       builder,
       executions,
@@ -322,6 +325,8 @@ export class OrvaNode {
     s?.clusterExecutions.stop();
     await s?.pools.stop(DRAIN_GRACE_MS);
     s?.builder.stop();
+    // Every killed worker's exit and cgroup removal, so none outlives the node.
+    if (s) await Promise.race([s.driver.settle(), new Promise((r) => setTimeout(r, SETTLE_GRACE_MS).unref())]);
     await s?.executions.close();
     await this.flushKeyUses();
     this.applier?.stop();

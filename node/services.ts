@@ -15,6 +15,7 @@ import type { Pools } from './pools.ts';
 import type { FunctionRegistry } from './registry.ts';
 import type { RouteTable } from './route-table.ts';
 import type { SecretBox } from './secret-box.ts';
+import type { SandboxDriver } from './sandbox/driver.ts';
 import type { Store } from './store/store.ts';
 
 export interface Services {
@@ -27,6 +28,8 @@ export interface Services {
   loginLimiter: LoginLimiter;
   registry: FunctionRegistry;
   artifacts: Artifacts;
+  /** The sandbox driver the pools and the builder start workers with. */
+  driver: SandboxDriver;
   pools: Pools;
   builder: Builder;
   executions: ExecutionLog;

@@ -217,6 +217,10 @@ export class BwrapDriver implements SandboxDriver {
   readonly #cgroups: Cgroups | null;
   readonly #budget: MemoryBudget;
   readonly #hooks: readonly WorkerHook[];
+  /** Workers started and not yet exited. */
+  readonly #live = new Set<WorkerProcess>();
+  /** Releases of exited workers still in progress (a cgroup is removed once the kernel has reaped it). */
+  readonly #releasing = new Set<Promise<void>>();
 
   constructor(options: BwrapOptions = {}) {
     this.#bwrapPath = options.bwrapPath ?? '/usr/bin/bwrap';
@@ -265,6 +269,14 @@ export class BwrapDriver implements SandboxDriver {
     const attachments: WorkerAttachment[] = [];
     const releaseBudget = this.#budget.reserve(limitBytes);
     let cgroup: WorkerCgroup | null = null;
+    // Everything the worker holds, given back once; `settle` waits for it.
+    const releaseAll = () => {
+      releaseBudget();
+      const released = Promise.allSettled([...attachments.map((a) => a.release?.()), cgroup?.remove()]).then(() => {
+        this.#releasing.delete(released);
+      });
+      this.#releasing.add(released);
+    };
     try {
       const data: Array<string | Uint8Array | null> = [];
       const fds: DataFds = {
@@ -311,19 +323,26 @@ export class BwrapDriver implements SandboxDriver {
       });
       const worker = new BwrapWorker(child, {
         oomKilled: () => (cgroup?.oomKilled() ?? false) || attachments.some((a) => a.oomKilled?.() ?? false),
-        release: () => {
-          releaseBudget();
-          for (const a of attachments) void a.release?.();
-          void cgroup?.remove();
-        },
+        release: releaseAll,
       });
+      this.#live.add(worker);
+      worker.onExit(() => this.#live.delete(worker));
       for (const a of attachments) a.started?.(child, (reason) => worker.fail(reason));
       return worker;
     } catch (err) {
-      releaseBudget();
-      for (const a of attachments) void a.release?.();
-      void cgroup?.remove();
+      releaseAll();
       throw err;
+    }
+  }
+
+  /**
+   * Resolves once every worker started here has exited and given back what
+   * it held (cgroups, network helper, memory budget): a graceful stop awaits
+   * it, so nothing of a stopped node outlives it.
+   */
+  async settle(): Promise<void> {
+    while (this.#live.size > 0 || this.#releasing.size > 0) {
+      await Promise.all([...[...this.#live].map((w) => new Promise<void>((r) => w.onExit(() => r()))), ...this.#releasing]);
     }
   }
 }

@@ -63,4 +63,6 @@ export interface WorkerProcess {
 export interface SandboxDriver {
   /** Throws on an invalid spec, and OrvaError MEMORY_EXHAUSTED when the host's memory budget is spent. */
   spawn(spec: SpawnSpec): WorkerProcess;
+  /** Resolves once every worker it started has exited and its resources are released. */
+  settle(): Promise<void>;
 }
