@@ -17,7 +17,7 @@ type Deps = Pick<Services, 'store' | 'meta' | 'membership' | 'config' | 'log'>;
  * entries expire 10 s after a node's last heartbeat) and the build untouched,
  * before the build counts as orphaned.
  */
-export const ORPHAN_AFTER_MS = 15_000;
+const ORPHAN_AFTER_MS = 15_000;
 
 function fail(s: Deps, dep: DeploymentRow, error: string): Promise<void> {
   return s.meta.submit({
