@@ -267,8 +267,8 @@ export class FunctionSupervisor {
                 : new OrvaError('SANDBOX_ERROR', `the sandbox could not start: ${err.message}`, { function_id: this.d.functionId });
           // Calls still have a worker to wait for while the pool has live ones, or while a sandbox that
           // failed to start (bwrap's own setup fails now and then) gets its few retries; otherwise they fail now.
-          const retrying = failure.code === 'SANDBOX_ERROR' && this.spawnFailures < SANDBOX_START_ATTEMPTS;
-          if (this.live() > 0 || retrying) {
+          if (this.live() > 0) return;
+          if (failure.code === 'SANDBOX_ERROR' && this.spawnFailures < SANDBOX_START_ATTEMPTS) {
             this.maybeSpawn();
             return;
           }

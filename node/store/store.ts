@@ -104,7 +104,7 @@ export class Store {
     return this.db.prepare('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT ?').all(functionId, limit) as DeploymentRow[];
   }
 
-  /** Builds a node had queued or running: after its restart, nothing will finish them. */
+  /** Builds still queued or running on some node (see interrupted-builds.ts for those that never will finish). */
   unfinishedDeployments(): DeploymentRow[] {
     return this.db.prepare("SELECT * FROM deployments WHERE status IN ('queued', 'building')").all() as DeploymentRow[];
   }
