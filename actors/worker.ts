@@ -38,7 +38,8 @@ export const SANDBOX_START_ATTEMPTS = 3;
 interface Pending {
   id: string;
   resolve(r: CallResult): void;
-  timer: unknown;
+  /** Clock time by which the call must have answered. */
+  deadline: number;
 }
 
 let nextWorkerId = 1;
@@ -53,6 +54,9 @@ export class Worker {
   lastUsedMs = 0;
   private readonly proc: WorkerProcess;
   private pending: Pending | null = null;
+  /** The call timeout's timer and when it fires; one per worker, not per call (see armTimeout). */
+  private timer: unknown = null;
+  private timerAt = 0;
   private killed = false;
   private seq = 0;
   private readonly exitListeners: Array<(w: Worker) => void> = [];
@@ -93,6 +97,7 @@ export class Worker {
     });
     this.proc.onExit((code, signal) => {
       clock.clearTimeout(startTimer);
+      if (this.timer !== null) clock.clearTimeout(this.timer);
       this.state = 'dead';
       // V8 aborts at its heap limit before the cgroup's OOM killer would: both are out of memory.
       const oom = this.proc.oomKilled || this.proc.outputTail.includes('JavaScript heap out of memory');
@@ -122,13 +127,8 @@ export class Worker {
     this.state = 'busy';
     const id = String(++this.seq);
     return new Promise<CallResult>((resolve) => {
-      const timer = this.clock.setTimeout(() => {
-        if (this.pending?.id !== id) return;
-        this.pending = null;
-        resolve({ kind: 'timeout' });
-        this.kill();
-      }, timeoutMs);
-      this.pending = { id, resolve, timer };
+      this.pending = { id, resolve, deadline: this.clock.now() + timeoutMs };
+      this.armTimeout();
       try {
         this.proc.send({ type: 'invoke', id, executionId, event });
       } catch (err) {
@@ -138,11 +138,33 @@ export class Worker {
     });
   }
 
+  /**
+   * Arming and clearing a timer per call costs more than the call's own
+   * bookkeeping, and calls are short: a timer stays armed across calls and,
+   * firing before the call in flight is due, re-arms for its deadline.
+   */
+  private armTimeout(): void {
+    const deadline = this.pending!.deadline;
+    if (this.timer !== null) {
+      if (this.timerAt <= deadline) return;
+      this.clock.clearTimeout(this.timer);
+    }
+    this.timerAt = deadline;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      const p = this.pending;
+      if (p === null) return;
+      if (this.clock.now() < p.deadline) return this.armTimeout();
+      this.pending = null;
+      p.resolve({ kind: 'timeout' });
+      this.kill();
+    }, Math.max(0, deadline - this.clock.now()));
+  }
+
   private answer(id: string, result: CallResult): void {
     const p = this.pending;
     if (!p || p.id !== id) return;
     this.pending = null;
-    this.clock.clearTimeout(p.timer);
     if (this.state === 'busy') this.state = 'idle';
     this.lastUsedMs = this.clock.now();
     p.resolve(result);

@@ -3,11 +3,11 @@
  * and the UI to subscribe to — never parsed out of log text.
  */
 import type { PoolEvent } from '../actors/function-supervisor.ts';
-import type { ExecutionRecord } from './executions/execution-log.ts';
+import type { ExecutionRow } from './executions/execution-log.ts';
 import type { DeploymentRow } from './store/rows.ts';
 
 export type NodeEvent =
-  | { type: 'execution'; record: ExecutionRecord }
+  | { type: 'execution'; row: ExecutionRow }
   /** Every deployment status or phase change, as applied from the META log. */
   | { type: 'deployment'; deployment: DeploymentRow }
   | { type: 'pool'; event: PoolEvent };

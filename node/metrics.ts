@@ -6,7 +6,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { PoolEvent } from '../actors/function-supervisor.ts';
-import type { ExecutionRecord, ExecutionStatus } from './executions/execution-log.ts';
+import type { ExecutionRow, ExecutionStatus } from './executions/execution-log.ts';
 import type { Services } from './services.ts';
 
 const STATUSES: readonly ExecutionStatus[] = ['succeeded', 'failed', 'timeout', 'crashed', 'rejected'];
@@ -19,6 +19,8 @@ const WINDOW_MS = 60_000;
 /** Samples kept per function and overall; past this the window holds only the newest calls. */
 const FUNCTION_SAMPLES = 1024;
 const NODE_SAMPLES = 8192;
+const FLUSH_MS = 1_000;
+const PENDING_MAX = 1024;
 
 export interface LatencySummary {
   window_s: number;
@@ -99,8 +101,13 @@ export class NodeMetrics {
   private readonly overall = new LatencyWindow(NODE_SAMPLES);
   private readonly windows = new Map<string, LatencyWindow>();
   private readonly scaled = new Map<string, Scaled>();
-  /** Records taken since the last flush: the invoke path only pushes a reference. */
-  private pending: ExecutionRecord[] = [];
+  /**
+   * Records taken since the last flush: the invoke path only pushes a
+   * reference; they are counted every FLUSH_MS (so a window sample is at
+   * most that late), when someone reads the metrics, or once PENDING_MAX
+   * have piled up.
+   */
+  private pending: ExecutionRow[] = [];
   private cpuMark = { at: performance.now(), usage: process.cpuUsage() };
 
   constructor(private readonly s: Pick<Services, 'config' | 'clock' | 'events' | 'pools' | 'meta' | 'store' | 'registry' | 'log'>) {
@@ -172,7 +179,9 @@ export class NodeMetrics {
 
     s.events.on((e) => {
       if (e.type === 'execution') {
-        if (this.pending.push(e.record) === 1) setImmediate(() => this.flush());
+        const n = this.pending.push(e.row);
+        if (n === 1) setTimeout(() => this.flush(), FLUSH_MS).unref();
+        else if (n >= PENDING_MAX) this.flush();
       } else if (e.type === 'pool') {
         this.poolEvents.inc({ type: e.event.type });
         if (e.event.type === 'scaled') this.scaled.set(e.event.functionId, e.event);

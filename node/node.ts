@@ -109,7 +109,7 @@ export class OrvaNode {
     const secretBox = new SecretBox(loadMasterKey(config.masterKey, config.masterKeyFile));
     const routeTable = new RouteTable(store);
     const executions = new ExecutionLog(join(config.dataDir, 'executions.db'), config.executionRetentionDays, log.child({ component: 'executions' }));
-    executions.onRecord((record) => events.emit({ type: 'execution', record }));
+    executions.onRecord((row) => events.emit({ type: 'execution', row }));
     const pools = new Pools({
       registry,
       artifacts,

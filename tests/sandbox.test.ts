@@ -467,6 +467,15 @@ describe('sandbox - isolation and lifecycle', () => {
     assert.equal(r.hostname, 'orva');
   });
 
+  test('sandbox - workers of both runtimes run SCHED_BATCH, so waking one never preempts the node', async () => {
+    // Field 41 of /proc/self/stat is the scheduling policy; SCHED_BATCH is 3.
+    const node = await ready('node', { 'handler.js': `exports.handler = () => Number(require('fs').readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[38]);` });
+    const py = await ready('python', { 'handler.py': 'import os\ndef handler(event):\n    return os.sched_getscheduler(0) == os.SCHED_BATCH\n' });
+    assert.equal(await node.json(), 3);
+    assert.equal(await py.json(), true);
+    await Promise.all([node.stop(), py.stop()]);
+  });
+
   test('sandbox - the sandbox host command line carries no env values', async () => {
     const w = await ready('node', { 'handler.js': 'exports.handler = () => 1;' }, { env: { SECRET_TOKEN: 's3cret-value' } });
     const cmdline = readFileSync(`/proc/${w.proc.pid}/cmdline`, 'latin1');

@@ -16,10 +16,11 @@ const ins = db.prepare(
    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 );
 const insLogs = db.prepare('INSERT OR REPLACE INTO execution_logs (id, logs) VALUES (?, ?)');
-const insertBatch = db.transaction((rows) => {
-  for (const r of rows) {
-    ins.run(r.id, r.function_id, r.deployment_id, r.status, r.http_status, r.duration_ms, r.cold_start ? 1 : 0, r.node, r.request_bytes, r.response_bytes, r.error_code, r.fault, r.started_at);
-    if (r.logs !== '') insLogs.run(r.id, r.logs);
+// A batch is flat: each record's 13 column values in the statement's order, then its logs.
+const insertBatch = db.transaction((v) => {
+  for (let i = 0; i < v.length; i += 14) {
+    ins.run(v[i], v[i + 1], v[i + 2], v[i + 3], v[i + 4], v[i + 5], v[i + 6], v[i + 7], v[i + 8], v[i + 9], v[i + 10], v[i + 11], v[i + 12]);
+    if (v[i + 13] !== '') insLogs.run(v[i], v[i + 13]);
   }
 });
 const prune = db.transaction((before) => {
@@ -29,7 +30,7 @@ const prune = db.transaction((before) => {
 
 parentPort.on('message', (m) => {
   try {
-    if (m.type === 'batch') insertBatch(m.rows);
+    if (m.type === 'batch') insertBatch(m.values);
     else if (m.type === 'prune') prune(m.before);
     else if (m.type === 'sync') parentPort.postMessage({ type: 'synced', id: m.id });
     else if (m.type === 'close') {

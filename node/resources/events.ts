@@ -94,13 +94,11 @@ const deploymentEventId = (d: DeploymentRow) => `${d.status}.${d.phase}.${d.upda
 export function eventRoutes(s: Services): Route[] {
   const { metrics } = s;
   const feed = new EventFeed();
-  // Logs are dropped here, not at framing, so the replay buffer never pins function or build output
-  // (which can be large); they stay behind their own /logs endpoints.
+  // Execution rows carry no logs, so the replay buffer never pins function output (which can be
+  // large); it stays behind its own /logs endpoint.
   s.events.on((e) => {
-    if (e.type === 'execution') {
-      const { logs: _logs, ...row } = e.record;
-      feed.publish('execution', row, true);
-    } else if (e.type === 'deployment') feed.publish('deployment', deploymentJson(e.deployment), true);
+    if (e.type === 'execution') feed.publish('execution', e.row, true);
+    else if (e.type === 'deployment') feed.publish('deployment', deploymentJson(e.deployment), true);
   });
 
   let snapshotting = false;

@@ -44,6 +44,17 @@ function handlerHeaders(headers: Record<string, string>, executionId: string, fu
   return out;
 }
 
+/** Calls under load start many to a millisecond: format each millisecond once. */
+let isoMs = -1;
+let isoText = '';
+function isoAt(ms: number): string {
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
 function queryObject(raw: string): Record<string, string> {
   if (raw === '') return {};
   const out: Record<string, string> = {};
@@ -123,31 +134,13 @@ export function invokeHandler(d: Services): { byId: Handler; byRoute: Handler } 
       isBase64Encoded: !text,
     };
 
-    const record = (status: ExecutionStatus, httpStatus: number, cold: boolean, responseBytes: number, errorCode: string | null, logs: string) =>
-      d.executions.record({
-        id: executionId,
-        function_id: id,
-        deployment_id: entry.row.active_deployment_id,
-        status,
-        http_status: httpStatus,
-        duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-        cold_start: cold,
-        node: nodeId,
-        request_bytes: ctx.body.length,
-        response_bytes: responseBytes,
-        error_code: errorCode,
-        fault: errorCode === null ? null : ERRORS[errorCode as keyof typeof ERRORS]?.fault ?? null,
-        started_at: new Date(ctx.nowMs).toISOString(),
-        logs,
-      });
-
     const sup = d.pools.get(id);
     let lease: Lease;
     try {
       lease = await sup.acquire();
     } catch (err) {
       const e = err instanceof OrvaError ? err : new OrvaError('SANDBOX_ERROR', (err as Error).message);
-      record('rejected', e.status, false, 0, e.code, '');
+      record(ctx, entry, executionId, started, 'rejected', e.status, false, 0, e.code, '');
       throw e;
     }
     let result: CallResult;
@@ -160,12 +153,33 @@ export function invokeHandler(d: Services): { byId: Handler; byRoute: Handler } 
     const logs = result.kind === 'ok' ? result.logs : result.kind === 'error' ? `${result.logs}${result.stack || `${result.name}: ${result.message}`}\n` : result.kind === 'crashed' ? `${result.detail}\n` : '';
     const errorCode = reply.errorCode;
     const status: ExecutionStatus = result.kind === 'ok' ? (errorCode ? 'failed' : 'succeeded') : result.kind === 'error' ? 'failed' : result.kind === 'timeout' ? 'timeout' : 'crashed';
-    record(status, reply.status ?? 200, lease.coldStart, reply.size, errorCode, logs);
+    record(ctx, entry, executionId, started, status, reply.status ?? 200, lease.coldStart, reply.size, errorCode, logs);
     if (reply.error) throw reply.error;
     return reply;
   }
 
   return { byId, byRoute };
+
+  function record(ctx: Ctx, entry: FunctionEntry, executionId: string, started: number, status: ExecutionStatus, httpStatus: number, cold: boolean, responseBytes: number, errorCode: string | null, logs: string): void {
+    d.executions.record(
+      {
+        id: executionId,
+        function_id: entry.row.id,
+        deployment_id: entry.row.active_deployment_id,
+        status,
+        http_status: httpStatus,
+        duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+        cold_start: cold,
+        node: nodeId,
+        request_bytes: ctx.body.length,
+        response_bytes: responseBytes,
+        error_code: errorCode,
+        fault: errorCode === null ? null : (ERRORS[errorCode as keyof typeof ERRORS]?.fault ?? null),
+        started_at: isoAt(ctx.nowMs),
+      },
+      logs,
+    );
+  }
 
   function toReply(result: CallResult, id: string, executionId: string): Reply & { size: number; errorCode: string | null; error?: OrvaError } {
     const details = { function_id: id, execution_id: executionId };

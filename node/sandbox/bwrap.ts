@@ -16,9 +16,14 @@
  * `--info-fd`, released through `--block-fd`).
  *
  * Every worker runs as
- *     /bin/sh -c '<join cgroups> && ulimit -n 1024 && exec "$@"' orva-sandbox bwrap --args FD -- <runtime>
+ *     /bin/sh -c '<join cgroups> && ulimit -n 1024 && exec chrt --batch 0 "$@"' orva-sandbox bwrap --args FD -- <runtime>
  * — the shell is gone (exec'd into bwrap) before any sandboxed code runs,
  * and the limits are inherited by everything bwrap starts.
+ *
+ * Workers are SCHED_BATCH: same CPU share as any other process, but a worker
+ * woken by its invoke frame does not preempt the thread that woke it. That
+ * thread is the node's event loop, which every call goes through; preempted
+ * once per call it served about a fifth fewer calls on two cores.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { posix } from 'node:path';
@@ -33,6 +38,9 @@ import type { SandboxDriver, SpawnSpec, WorkerProcess } from './driver.ts';
 import { addressesOfUrls, Egress } from './egress.ts';
 import { MemoryBudget } from './memory-budget.ts';
 import { seccompLayer } from './seccomp.ts';
+
+/** util-linux's chrt: Debian's util-linux is an essential package, always installed. */
+const CHRT = '/usr/bin/chrt';
 
 /** Passes bytes to bwrap on a fresh fd, which bwrap reads to EOF (`--args`, `--seccomp`, `--ro-bind-data`, …). */
 export interface DataFds {
@@ -311,7 +319,7 @@ export class BwrapDriver implements SandboxDriver {
       const argsFd = fds.add(options.join('\0') + '\0');
 
       // dash exports PWD to what it execs: unset, or it would show in the sandbox as /proc/1/environ.
-      const child = spawn('/bin/sh', ['-c', `${prelude.join(' && ')} && unset PWD && exec "$@"`, 'orva-sandbox', this.#bwrapPath, '--args', argsFd, '--', ...RUNTIMES[spec.runtime].command(spec)], {
+      const child = spawn('/bin/sh', ['-c', `${prelude.join(' && ')} && unset PWD && exec ${CHRT} --batch 0 "$@"`, 'orva-sandbox', this.#bwrapPath, '--args', argsFd, '--', ...RUNTIMES[spec.runtime].command(spec)], {
         // bwrap's own env is empty too: it is readable in the sandbox as /proc/1/environ.
         env: {},
         // Nothing of the node's working directory is held open by the worker's processes.

@@ -2,8 +2,9 @@
  * Reference point (b): the floor of Orva's design. uWS → one invoke frame
  * over a pipe → the project's real node adapter → reply frame → HTTP, with
  * no auth, registry, store, execution records or sandbox. Same codec
- * (protocol/frames.ts), same adapter flags and fds as the bwrap driver, a
- * fixed pool with a FIFO wait queue like the FunctionSupervisor's.
+ * (protocol/frames.ts), same adapter flags, fds and scheduling policy
+ * (SCHED_BATCH) as the bwrap driver, a fixed pool with a FIFO wait queue
+ * like the FunctionSupervisor's.
  *
  *   node --import tsx ops/bench/relay.ts <port> <workers> <codeDir> [plain|bwrap]
  *
@@ -52,7 +53,8 @@ function spawnPlain(onFrame: (f: Frame) => void): (frame: unknown) => void {
   // without a /code directory on the host.
   const entrypoint = posix.relative('/code', join(codeDir, spec.entrypoint));
   const argv = runtime.command({ ...spec, entrypoint }).map((a) => (a === runtime.adapterPath ? runtime.adapterFile : a));
-  const child = spawn(argv[0], argv.slice(1), {
+  // SCHED_BATCH as the bwrap driver runs its workers: a woken worker does not preempt the relay's loop.
+  const child = spawn('/usr/bin/chrt', ['--batch', '0', ...argv], {
     env: spec.env,
     // Same fds as the bwrap driver: frames in on 3, frames out on 4.
     stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'],
