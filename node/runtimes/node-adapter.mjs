@@ -319,12 +319,40 @@ function finish(call, value, failed) {
   send(frame);
 }
 
+// process.env.ORVA_EXECUTION_ID = … would call setenv(3), and glibc keeps
+// every value it was ever given (about 110 bytes a call, never freed): a worker
+// serving millions of calls would grow until its memory limit killed it. So
+// process.env becomes a view of the real environment in which this one
+// variable lives in JS; everything else (other variables, writes, what a child
+// process inherits through process.env) behaves as before.
+const EXECUTION_ID = 'ORVA_EXECUTION_ID';
+/** The call's id; undefined before the first call and after a handler deletes it. */
+let executionId;
+const own = (k) => k === EXECUTION_ID && executionId !== undefined;
+process.env = new Proxy(process.env, {
+  get: (env, k) => (k === EXECUTION_ID ? executionId : Reflect.get(env, k)),
+  set(env, k, v) {
+    if (k !== EXECUTION_ID) return Reflect.set(env, k, v);
+    executionId = String(v);
+    return true;
+  },
+  has: (env, k) => (k === EXECUTION_ID ? own(k) : Reflect.has(env, k)),
+  deleteProperty(env, k) {
+    if (k !== EXECUTION_ID) return Reflect.deleteProperty(env, k);
+    executionId = undefined;
+    return true;
+  },
+  ownKeys: (env) => [...Reflect.ownKeys(env).filter((k) => k !== EXECUTION_ID), ...(own(EXECUTION_ID) ? [EXECUTION_ID] : [])],
+  getOwnPropertyDescriptor: (env, k) =>
+    k === EXECUTION_ID ? (own(k) ? { value: executionId, writable: true, enumerable: true, configurable: true } : undefined) : Reflect.getOwnPropertyDescriptor(env, k),
+});
+
 let handler = null;
 
 function invoke(frame) {
   const call = { id: frame.id, logs: '', bytes: 0 };
   current = call;
-  process.env.ORVA_EXECUTION_ID = frame.executionId;
+  executionId = frame.executionId;
   let result;
   try {
     result = handler(frame.event);

@@ -193,7 +193,14 @@ def main():
     send({'type': 'ready'})
 
     read = os.fdopen(3, 'rb').read
-    environ = os.environ
+    # os.environ['ORVA_EXECUTION_ID'] = … would call setenv(3), and glibc keeps
+    # every value it was ever given (about 90 bytes a call, never freed): a
+    # worker serving millions of calls would grow until its memory limit
+    # killed it. The id goes into the mapping only, so os.environ and getenv
+    # see it; a subprocess sees it when given env=os.environ.
+    environ_data = os.environ._data
+    id_key = os.environ.encodekey('ORVA_EXECUTION_ID')
+    encode_value = os.environ.encodevalue
     while True:
         head = read(4)
         if len(head) < 4:
@@ -201,7 +208,7 @@ def main():
         frame = _unpack(read(int.from_bytes(head, 'big')))
         if frame['type'] != 'invoke':
             raise ValueError(f"unexpected frame type {frame['type']!r}")
-        environ['ORVA_EXECUTION_ID'] = frame['executionId']
+        environ_data[id_key] = encode_value(frame['executionId'])
         _begin_call()
         # Exception, not BaseException: sys.exit() in a handler ends the worker, as it says.
         try:
