@@ -4,8 +4,16 @@
 // in order, so answering `sync` means every earlier batch is committed.
 // Plain JS: worker threads do not get the tsx loader the node runs under.
 // Messages are typed in execution-log.ts (WriterMessage / WriterReply).
+import { readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+
+// A batch takes milliseconds of CPU; at the default priority, on a small
+// machine, it takes them from the request loop and the workers and shows up
+// in invoke p99. Commits can wait: this thread (Linux nice is per thread)
+// runs at nice 10 and takes what they leave.
+setPriority(Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]), 10);
 
 const db = new Database(workerData.path);
 db.pragma('journal_mode = WAL');

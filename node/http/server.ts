@@ -1,21 +1,55 @@
 /**
  * The uWS ingress: captures each request synchronously, reads the body under
- * the limit, hands a plain Ctx to a handler and writes the reply corked.
+ * the limit, hands it to a handler as a Ctx and writes the reply corked.
  * Every failure leaves as the seed's error envelope with a request id.
  */
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { OrvaError } from '../../protocol/errors.ts';
 import { requestId } from '../../protocol/ids.ts';
+import type { Principal } from '../auth/principal.ts';
 import type { Ctx, Reply, StreamSink } from './context.ts';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.ts';
 
 export type Handler = (ctx: Ctx) => Promise<Reply> | Reply;
 
-/** Per-response state, checked before every write: uWS forbids touching an aborted response. */
-interface ResState {
-  aborted: boolean;
-  done: boolean;
+/**
+ * One request: the Ctx its handler sees, its response, and the state checked
+ * before every write (uWS forbids touching an aborted response). A class, so
+ * every request has one shape and costs one object.
+ */
+class Exchange implements Ctx {
+  readonly method: string;
+  readonly path: string;
+  readonly rawQuery: string;
+  readonly headers: Record<string, string> = {};
+  params: Record<string, string> = {};
+  body: Buffer = EMPTY;
+  readonly requestId = requestId();
+  principal: Principal | null = null;
+  readonly nowMs = Date.now();
+  aborted = false;
+  done = false;
+  #remote: string | undefined;
+
+  constructor(
+    readonly res: HttpResponse,
+    req: HttpRequest,
+    readonly log: Logger,
+  ) {
+    req.forEach((k, v) => {
+      this.headers[k] = v;
+    });
+    this.method = req.getCaseSensitiveMethod().toUpperCase();
+    this.path = req.getUrl();
+    this.rawQuery = req.getQuery() ?? '';
+  }
+
+  /** Read on first use only: uWS answers it with a getpeername syscall, and only the login limiter needs it. */
+  get remoteAddress(): string {
+    this.#remote ??= this.aborted || this.done ? '' : Buffer.from(this.res.getRemoteAddressAsText()).toString();
+    return this.#remote;
+  }
 }
 
 const STATUS_LINES: Record<number, string> = {};
@@ -79,50 +113,28 @@ export class HttpServer {
   }
 
   private serve(res: HttpResponse, req: HttpRequest, handler: Handler): void {
-    const state: ResState = { aborted: false, done: false };
+    const x = new Exchange(res, req, this.opts.log);
     res.onAborted(() => {
-      state.aborted = true;
+      x.aborted = true;
     });
-    let remote: string | undefined;
-    const headers: Record<string, string> = {};
-    req.forEach((k, v) => {
-      headers[k] = v;
-    });
-    const ctx: Ctx = {
-      method: req.getCaseSensitiveMethod().toUpperCase(),
-      path: req.getUrl(),
-      rawQuery: req.getQuery() ?? '',
-      headers,
-      // Read on first use only: uWS answers it with a getpeername syscall, and only the login limiter needs it.
-      get remoteAddress() {
-        remote ??= state.aborted || state.done ? '' : Buffer.from(res.getRemoteAddressAsText()).toString();
-        return remote;
-      },
-      params: {},
-      body: EMPTY,
-      requestId: requestId(),
-      log: this.opts.log,
-      principal: null,
-      nowMs: Date.now(),
-    };
     this.inflight += 1;
     if (this.draining) {
-      this.writeError(res, state, ctx, new OrvaError('SHUTTING_DOWN', 'this node is shutting down'), true);
+      this.writeError(x, new OrvaError('SHUTTING_DOWN', 'this node is shutting down'), true);
       this.finished();
       return;
     }
-    const declared = headers['content-length'];
+    const declared = x.headers['content-length'];
     if (declared !== undefined && Number(declared) > this.opts.bodyLimitBytes) {
       // uWS drains a body after the answer; one declared far too large is not worth draining.
-      this.writeError(res, state, ctx, tooLarge(this.opts.bodyLimitBytes), Number(declared) > this.opts.bodyLimitBytes * DISCARD_FACTOR);
+      this.writeError(x, tooLarge(this.opts.bodyLimitBytes), Number(declared) > this.opts.bodyLimitBytes * DISCARD_FACTOR);
       this.finished();
       return;
     }
-    if ((declared === undefined || declared === '0') && headers['transfer-encoding'] === undefined) {
-      void this.run(res, state, ctx, handler);
+    if ((declared === undefined || declared === '0') && x.headers['transfer-encoding'] === undefined) {
+      void this.run(x, handler);
       return;
     }
-    this.readBody(res, state, ctx, handler);
+    this.readBody(x, handler);
   }
 
   /** One request is over: a graceful close waits for the count to reach zero. */
@@ -132,45 +144,46 @@ export class HttpServer {
   }
 
   /** Run the handler on the complete request and write its reply or its error. */
-  private async run(res: HttpResponse, state: ResState, ctx: Ctx, handler: Handler): Promise<void> {
+  private async run(x: Exchange, handler: Handler): Promise<void> {
     try {
-      this.writeReply(res, state, ctx, await handler(ctx));
+      this.writeReply(x, await handler(x));
     } catch (err) {
-      this.writeError(res, state, ctx, err, false);
+      this.writeError(x, err, false);
     } finally {
       this.finished();
     }
   }
 
-  private readBody(res: HttpResponse, state: ResState, ctx: Ctx, handler: Handler): void {
+  private readBody(x: Exchange, handler: Handler): void {
     const limit = this.opts.bodyLimitBytes;
     let chunks: Buffer[] | null = [];
     let size = 0;
     let answered = false;
-    res.onData((ab, isLast) => {
+    x.res.onData((ab, isLast) => {
       if (answered) return;
       size += ab.byteLength;
       if (size > limit) {
         // Answer now but keep the connection: uWS drains the rest, so a client still uploading reads its 413.
         answered = true;
         chunks = null;
-        this.writeError(res, state, ctx, tooLarge(limit), false);
+        this.writeError(x, tooLarge(limit), false);
         this.finished();
         return;
       }
       // uWS reuses the ArrayBuffer after this callback returns: copy it.
       chunks!.push(Buffer.copyBytesFrom(new Uint8Array(ab)));
       if (isLast) {
-        ctx.body = chunks!.length === 1 ? chunks![0] : Buffer.concat(chunks!, size);
+        x.body = chunks!.length === 1 ? chunks![0] : Buffer.concat(chunks!, size);
         answered = true;
-        void this.run(res, state, ctx, handler);
+        void this.run(x, handler);
       }
     });
   }
 
-  writeReply(res: HttpResponse, state: ResState, ctx: Ctx, reply: Reply): void {
-    if (state.aborted || state.done) return;
-    state.done = true;
+  private writeReply(x: Exchange, reply: Reply): void {
+    if (x.aborted || x.done) return;
+    x.done = true;
+    const res = x.res;
     const status = reply.status ?? 200;
     let body: Buffer | string = '';
     let type: string | undefined;
@@ -181,18 +194,19 @@ export class HttpServer {
     }
     res.cork(() => {
       res.writeStatus(statusLine(status));
-      res.writeHeader('x-request-id', ctx.requestId);
+      res.writeHeader('x-request-id', x.requestId);
       if (type !== undefined && reply.headers?.['content-type'] === undefined) res.writeHeader('content-type', type);
       if (reply.headers) for (const k in reply.headers) res.writeHeader(k, reply.headers[k]);
       if (reply.cookies) for (const c of reply.cookies) res.writeHeader('set-cookie', c);
       if (reply.stream) res.write('');
-      else res.end(ctx.method === 'HEAD' ? '' : body);
+      else res.end(x.method === 'HEAD' ? '' : body);
     });
-    if (reply.stream) reply.stream(this.sink(res, state));
+    if (reply.stream) reply.stream(this.sink(x));
   }
 
   /** A streaming body over uWS: chunked writes, corked; a backlogged client is closed. */
-  private sink(res: HttpResponse, state: ResState): StreamSink {
+  private sink(x: Exchange): StreamSink {
+    const res = x.res;
     const listeners: Array<() => void> = [];
     let backlog = 0;
     let closed = false;
@@ -202,7 +216,7 @@ export class HttpServer {
       for (const l of listeners) l();
     };
     res.onAborted(() => {
-      state.aborted = true;
+      x.aborted = true;
       close();
     });
     res.onWritable(() => {
@@ -214,7 +228,7 @@ export class HttpServer {
         return closed;
       },
       write(chunk) {
-        if (closed || state.aborted) return false;
+        if (closed || x.aborted) return false;
         let ok = true;
         res.cork(() => {
           ok = res.write(chunk);
@@ -229,7 +243,7 @@ export class HttpServer {
         return true;
       },
       end() {
-        if (closed || state.aborted) return;
+        if (closed || x.aborted) return;
         res.cork(() => res.end());
         close();
       },
@@ -240,15 +254,16 @@ export class HttpServer {
     return sink;
   }
 
-  writeError(res: HttpResponse, state: ResState, ctx: Ctx, err: unknown, closeConnection: boolean): void {
+  private writeError(x: Exchange, err: unknown, closeConnection: boolean): void {
     const e = err instanceof OrvaError ? err : new OrvaError('INTERNAL', 'internal error');
-    if (!(err instanceof OrvaError)) ctx.log.error({ err, reqId: ctx.requestId, path: ctx.path }, 'unhandled error');
-    if (state.aborted || state.done) return;
-    state.done = true;
-    const body = JSON.stringify(e.envelope(ctx.requestId));
+    if (!(err instanceof OrvaError)) x.log.error({ err, reqId: x.requestId, path: x.path }, 'unhandled error');
+    if (x.aborted || x.done) return;
+    x.done = true;
+    const res = x.res;
+    const body = JSON.stringify(e.envelope(x.requestId));
     res.cork(() => {
       res.writeStatus(statusLine(e.status));
-      res.writeHeader('x-request-id', ctx.requestId);
+      res.writeHeader('x-request-id', x.requestId);
       res.writeHeader('content-type', 'application/json');
       if (e.retryAfterS !== undefined) res.writeHeader('retry-after', String(e.retryAfterS));
       if (e.code === 'METHOD_NOT_ALLOWED' && Array.isArray(e.details?.allow)) res.writeHeader('allow', (e.details.allow as string[]).join(', '));
