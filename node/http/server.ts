@@ -170,8 +170,10 @@ export class HttpServer {
         this.finished();
         return;
       }
-      // uWS reuses the ArrayBuffer after this callback returns: copy it.
-      chunks!.push(Buffer.copyBytesFrom(new Uint8Array(ab)));
+      // uWS reuses the ArrayBuffer after this callback returns: copy it (a small one into Node's shared pool).
+      const chunk = Buffer.allocUnsafe(ab.byteLength);
+      chunk.set(new Uint8Array(ab));
+      chunks!.push(chunk);
       if (isLast) {
         x.body = chunks!.length === 1 ? chunks![0] : Buffer.concat(chunks!, size);
         answered = true;

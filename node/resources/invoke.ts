@@ -55,8 +55,11 @@ function isoAt(ms: number): string {
   return isoText;
 }
 
+/** Only ever encoded into the worker's frame, never changed: one instance serves every call without a query. */
+const NO_QUERY: Record<string, string> = Object.freeze({});
+
 function queryObject(raw: string): Record<string, string> {
-  if (raw === '') return {};
+  if (raw === '') return NO_QUERY;
   const out: Record<string, string> = {};
   for (const [k, v] of new URLSearchParams(raw)) out[k] = out[k] === undefined ? v : `${out[k]},${v}`;
   return out;
