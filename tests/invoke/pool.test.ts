@@ -77,6 +77,20 @@ test('pool - a handler past timeout_ms gives 504 TIMEOUT and the pool recovers',
   assert.equal(next.json, 'quick');
 });
 
+test('pool - a lowered timeout_ms applies at once to the warm worker that served under the old one', async () => {
+  const id = await deployed(node, `exports.handler = async (e) => { if (e.body === 'hang') { for (;;) {} } return 'quick'; };`, { timeout_ms: 60_000 });
+  assert.equal((await invoke(node, id, { rawBody: 'ok' })).status, 200);
+  const put = await call(node.url, 'PUT', `/api/v1/functions/${id}`, { key: node.adminKey, body: { timeout_ms: 300 } });
+  assert.equal(put.status, 200);
+  const started = Date.now();
+  const r = await invoke(node, id, { rawBody: 'hang' });
+  assert.equal(r.status, 504);
+  assert.equal(r.json.error.code, 'TIMEOUT');
+  // Killed by the new 300 ms limit, not by the 60 s one the worker's timer was first armed for.
+  assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+  assert.equal((await invoke(node, id, { rawBody: 'ok' })).status, 200);
+});
+
 test('deploy - a failing build keeps the previous version serving', async () => {
   const id = await deployed(node, `exports.handler = async () => 'v1';`);
   const bad = await deploy(node, id, `exports.handler = async () => { this is not javascript`);
