@@ -32,8 +32,9 @@ export interface ExecutionRow {
 
 /**
  * What writer-thread.mjs receives and answers, in order. A batch is one flat
- * array, ROW_FIELDS values a record in that order, then its logs: cloning
- * plain values costs a fraction of cloning an object per record.
+ * array, RECORD_VALUES values a record (its columns in the writer's order,
+ * then its logs): cloning plain values costs a fraction of cloning an object
+ * per record.
  */
 type WriterMessage = { type: 'batch'; values: unknown[] } | { type: 'sync'; id: number } | { type: 'prune'; before: string } | { type: 'close' };
 type WriterReply = { type: 'synced'; id: number } | { type: 'closed' } | { type: 'error'; message: string; id?: number };

@@ -12,8 +12,10 @@ import Database from 'better-sqlite3';
 // A batch takes milliseconds of CPU; at the default priority, on a small
 // machine, it takes them from the request loop and the workers and shows up
 // in invoke p99. Commits can wait: this thread (Linux nice is per thread)
-// runs at nice 10 and takes what they leave.
-setPriority(Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]), 10);
+// runs at nice 10 and takes what they leave. Without /proc it runs as it is.
+try {
+  setPriority(Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]), 10);
+} catch {}
 
 const db = new Database(workerData.path);
 db.pragma('journal_mode = WAL');

@@ -196,7 +196,7 @@ def main():
     # os.environ['ORVA_EXECUTION_ID'] = … would call setenv(3), and glibc keeps
     # every value it was ever given (about 90 bytes a call, never freed): a
     # worker serving millions of calls would grow until its memory limit
-    # killed it. The id goes into the mapping only, so os.environ and getenv
+    # killed it. The id goes into the mapping only, so os.environ and os.getenv
     # see it; a subprocess sees it when given env=os.environ.
     environ_data = os.environ._data
     id_key = os.environ.encodekey('ORVA_EXECUTION_ID')
