@@ -19,12 +19,19 @@ import type { Readable, Writable } from 'node:stream';
 import uWS, { type HttpResponse } from '../../node/http/uws.ts';
 import { RUNTIMES } from '../../node/runtimes/index.ts';
 import { BwrapDriver } from '../../node/sandbox/bwrap.ts';
-import type { SpawnSpec } from '../../node/sandbox/driver.ts';
+import type { SpawnSpec, WorkerProcess } from '../../node/sandbox/driver.ts';
 import { encodeFrame, FrameDecoder } from '../../protocol/frames.ts';
 import type { InvokeEvent } from '../../protocol/worker-input.ts';
 
-// A normal exit on SIGTERM, so `node --cpu-prof` writes its profile.
-process.on('SIGTERM', () => process.exit(0));
+// A normal exit on SIGTERM, so `node --cpu-prof` writes its profile; sandboxed
+// workers are ended first, so their cgroups go with them.
+let stopping = false;
+const sandboxed: WorkerProcess[] = [];
+process.on('SIGTERM', () => {
+  stopping = true;
+  for (const proc of sandboxed) proc.kill();
+  void driver.settle().then(() => process.exit(0));
+});
 
 const [portArg, workersArg, codeDirArg, mode = 'plain'] = process.argv.slice(2);
 if (!codeDirArg || (mode !== 'plain' && mode !== 'bwrap')) throw new Error('usage: relay.ts <port> <workers> <codeDir> [plain|bwrap]');
@@ -71,7 +78,8 @@ function spawnPlain(onFrame: (f: Frame) => void): (frame: unknown) => void {
 const driver = new BwrapDriver();
 function spawnSandboxed(onFrame: (f: Frame) => void): (frame: unknown) => void {
   const proc = driver.spawn(spec);
-  proc.onExit((code, signal) => fail(`sandboxed worker exited (${code ?? signal}): ${proc.outputTail}`));
+  sandboxed.push(proc);
+  proc.onExit((code, signal) => stopping || fail(`sandboxed worker exited (${code ?? signal}): ${proc.outputTail}`));
   proc.onFrame((f) => onFrame(f as unknown as Frame));
   return (frame) => proc.send(frame as never);
 }
