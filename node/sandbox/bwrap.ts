@@ -40,7 +40,7 @@ import { MemoryBudget } from './memory-budget.ts';
 import { seccompLayer } from './seccomp.ts';
 
 /** util-linux's chrt: Debian's util-linux is an essential package, always installed. */
-const CHRT = '/usr/bin/chrt';
+export const CHRT = '/usr/bin/chrt';
 
 /** Passes bytes to bwrap on a fresh fd, which bwrap reads to EOF (`--args`, `--seccomp`, `--ro-bind-data`, …). */
 export interface DataFds {

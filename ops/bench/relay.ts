@@ -18,7 +18,7 @@ import { join, posix, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import uWS, { type HttpResponse } from '../../node/http/uws.ts';
 import { RUNTIMES } from '../../node/runtimes/index.ts';
-import { BwrapDriver } from '../../node/sandbox/bwrap.ts';
+import { BwrapDriver, CHRT } from '../../node/sandbox/bwrap.ts';
 import type { SpawnSpec, WorkerProcess } from '../../node/sandbox/driver.ts';
 import { encodeFrame, FrameDecoder } from '../../protocol/frames.ts';
 import type { InvokeEvent } from '../../protocol/worker-input.ts';
@@ -61,7 +61,7 @@ function spawnPlain(onFrame: (f: Frame) => void): (frame: unknown) => void {
   const entrypoint = posix.relative('/code', join(codeDir, spec.entrypoint));
   const argv = runtime.command({ ...spec, entrypoint }).map((a) => (a === runtime.adapterPath ? runtime.adapterFile : a));
   // SCHED_BATCH as the bwrap driver runs its workers: a woken worker does not preempt the relay's loop.
-  const child = spawn('/usr/bin/chrt', ['--batch', '0', ...argv], {
+  const child = spawn(CHRT, ['--batch', '0', ...argv], {
     env: spec.env,
     // Same fds as the bwrap driver: frames in on 3, frames out on 4.
     stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'],
