@@ -7,7 +7,7 @@
 import { test, describe, after, afterEach, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,7 +118,8 @@ async function leftoverCgroups(): Promise<string[]> {
   for (let i = 0; i < 100; i++) {
     left = Object.values({ ...layout.mounts, unified: layout.unified ?? '' }).filter(Boolean).flatMap((m) => {
       const dir = join(m, 'orva', owner);
-      return existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name)) : [];
+      const nested = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name)) : [];
+      return [...nested, ...readdirSync(m).filter((e) => e.startsWith(`orva.${owner}.`)).map((e) => join(m, e))];
     });
     if (left.length === 0 || live.size > 0) return left;
     await new Promise((r) => setTimeout(r, 20));
@@ -275,7 +276,10 @@ describe('cgroup limits', () => {
     const mem = cgroupDir(w.proc.pid, 'memory');
     assert.match(mem, /\/orva\/\d+-\d+\/w\d+$/);
     assert.equal(readFileSync(join(mem, 'memory.limit_in_bytes'), 'utf8').trim(), String(150 * 2 ** 20));
-    assert.equal(readFileSync(join(cgroupDir(w.proc.pid, 'cpu'), 'cpu.cfs_quota_us'), 'utf8').trim(), '50000');
+    const cpu = cgroupDir(w.proc.pid, 'cpu');
+    // v1: the cpu group sits at the hierarchy's root (one level for the scheduler to walk), named after its owner.
+    if (layout.version === 'v1') assert.equal(cpu, join(layout.mounts.cpu!, `orva.${ownerKey(process.pid)}.${mem.split('/').pop()}`));
+    assert.equal(readFileSync(join(cpu, 'cpu.cfs_quota_us'), 'utf8').trim(), '50000');
     assert.equal(readFileSync(join(cgroupDir(w.proc.pid, 'pids'), 'pids.max'), 'utf8').trim(), String(PIDS_MAX));
     const nofile = readFileSync(`/proc/${w.proc.pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'))!;
     assert.deepEqual(nofile.split(/\s+/).slice(3, 5), [String(NOFILE_LIMIT), String(NOFILE_LIMIT)]);
@@ -407,13 +411,22 @@ describe('cleanup', () => {
     const mine = ownerKey(process.pid)!;
     const hierarchies = Object.values({ ...layout.mounts, ...(layout.unified ? { unified: layout.unified } : {}) });
     for (const m of hierarchies) mkdirSync(join(m, 'orva', dead, 'w1'), { recursive: true });
-    const stray = spawn('/bin/sh', ['-c', `echo $$ > ${join(layout.mounts.memory!, 'orva', dead, 'w1')}/cgroup.procs && exec sleep 60`], { stdio: 'ignore' });
+    const flat = layout.version === 'v1' ? [join(layout.mounts.cpu!, `orva.${dead}.w1`), join(layout.mounts.cpu!, `orva.${dead}.w2`)] : [];
+    for (const d of flat) mkdirSync(d);
+    const liveFlat = layout.version === 'v1' ? join(layout.mounts.cpu!, `orva.${mine}.w0`) : null;
+    if (liveFlat) mkdirSync(liveFlat);
+    const stray = spawn('/bin/sh', ['-c', `echo $$ > ${join(layout.mounts.memory!, 'orva', dead, 'w1')}/cgroup.procs${flat.length ? ` && echo $$ > ${flat[0]}/cgroup.procs` : ''} && exec sleep 60`], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 100));
     execFileSync('nft', ['add', 'table', 'inet', 'orva_egress_999999_1']);
     const stale = await BwrapDriver.cleanupStale();
     assert.ok(stale.cgroups.includes(dead));
     assert.ok(stale.tables.includes('orva_egress_999999_1'));
     for (const m of hierarchies) assert.equal(existsSync(join(m, 'orva', dead)), false);
+    for (const d of flat) assert.equal(existsSync(d), false);
+    if (liveFlat) {
+      assert.equal(existsSync(liveFlat), true);
+      rmdirSync(liveFlat);
+    }
     assert.equal(existsSync(join(layout.mounts.memory!, 'orva', mine)), true);
     await new Promise<void>((r) => (stray.exitCode !== null || stray.signalCode !== null ? r() : stray.once('exit', () => r())));
     assert.equal(stray.signalCode, 'SIGKILL');

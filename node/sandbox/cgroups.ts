@@ -16,6 +16,15 @@
  * supervisor's (systemd's, a CI harness's) removal of the node's own group is
  * never blocked by our leftovers.
  *
+ * Except v1's cpu hierarchy, where each worker's group is `cpu/orva.<owner>.w<n>`,
+ * directly at the root: the scheduler walks every level of a task's group on
+ * each context switch, and a worker switches twice a call. Three levels cost
+ * the node about 9 % of its invoke throughput against one (measured side by
+ * side). A root-level group with the default weight competes for CPU as one
+ * more process would, which is what an unconfined worker did; its quota still
+ * caps it. On v2 every controller shares one tree, which keeps the nesting
+ * (the egress firewall matches the owner's group there).
+ *
  * Joining is race-free: the worker is started through `/bin/sh -c` that
  * writes its own pid into every `cgroup.procs` and then `exec`s bwrap, so
  * bwrap and everything under it are born inside the limits — there is no
@@ -81,6 +90,9 @@ export function ownerKey(pid: number): string | null {
     return null;
   }
 }
+
+/** v1 cpu groups at the hierarchy's root: `orva.<owner>.w<n>`. */
+const FLAT_CPU = /^orva\.(\d+-\d+)\.w\d+$/;
 
 const ownerAlive = (owner: string): boolean => {
   const m = /^(\d+)-(\d+)$/.exec(owner);
@@ -155,7 +167,7 @@ export interface CgroupsOptions {
 export class Cgroups {
   readonly version: CgroupVersion;
   readonly owner: string;
-  /** The owner's dir in each hierarchy (v1: memory, cpu, pids; plus `unified` when present). */
+  /** The owner's dir in each nested hierarchy (v1: memory, pids; plus `unified` when present). */
   readonly ownerDirs: Readonly<Record<string, string>>;
   private readonly layout: CgroupLayout;
 
@@ -186,9 +198,10 @@ export class Cgroups {
     });
   }
 
-  /** v1 controllers, plus the v2 hierarchy (the only one on v2, a marker-only one on hybrid). */
+  /** The hierarchies with `orva/<owner>` parents: v1's memory and pids, plus the v2 one (the only one on v2, a marker-only one on hybrid). */
   private hierarchies(): Record<string, string> {
-    const h: Record<string, string> = { ...this.layout.mounts };
+    const h: Record<string, string> = {};
+    if (this.version === 'v1') for (const [controller, mount] of Object.entries(this.layout.mounts)) if (controller !== 'cpu') h[controller] = mount;
     if (this.layout.unified) h.unified = this.layout.unified;
     return h;
   }
@@ -212,7 +225,7 @@ export class Cgroups {
         writeFileSync(join(mem, 'memory.limit_in_bytes'), String(limits.memoryBytes));
         // memsw (memory + swap) at the same value: no swapping past the limit. Absent when swap accounting is off.
         if (existsSync(join(mem, 'memory.memsw.limit_in_bytes'))) writeFileSync(join(mem, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
-        const cpu = this.mk('cpu', name, dirs);
+        const cpu = this.mkDir(join(this.layout.mounts.cpu!, `orva.${this.owner}.${name}`), dirs);
         writeFileSync(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
         writeFileSync(join(cpu, 'cpu.cfs_quota_us'), String(quota(limits.cpus)));
         const pids = this.mk('pids', name, dirs);
@@ -239,7 +252,10 @@ export class Cgroups {
   }
 
   private mk(hierarchy: string, name: string, dirs: string[]): string {
-    const dir = join(this.ownerDirs[hierarchy]!, name);
+    return this.mkDir(join(this.ownerDirs[hierarchy]!, name), dirs);
+  }
+
+  private mkDir(dir: string, dirs: string[]): string {
     if (!SAFE_PATH.test(dir)) throw new Error(`cgroups: unexpected path ${dir}`);
     mkdirSync(dir);
     dirs.push(dir);
@@ -248,9 +264,9 @@ export class Cgroups {
 
   /**
    * Removes the groups of nodes that are gone (crashed, killed): every
-   * `orva/<owner>` whose owner process no longer exists — after killing
-   * anything still inside. Live nodes' groups, including this one's, are left
-   * alone. Returns the owners removed.
+   * `orva/<owner>` and `orva.<owner>.w<n>` whose owner process no longer
+   * exists — after killing anything still inside. Live nodes' groups,
+   * including this one's, are left alone. Returns the owners removed.
    */
   static async cleanupStale(layout: CgroupLayout): Promise<string[]> {
     const removed = new Set<string>();
@@ -262,6 +278,10 @@ export class Cgroups {
         const dir = join(top, owner);
         for (const w of subdirs(dir)) await killAndRemove(join(dir, w));
         if (await killAndRemove(dir)) removed.add(owner);
+      }
+      for (const group of subdirs(mount)) {
+        const owner = FLAT_CPU.exec(group)?.[1];
+        if (owner !== undefined && !ownerAlive(owner) && (await killAndRemove(join(mount, group)))) removed.add(owner);
       }
     }
     return [...removed];
