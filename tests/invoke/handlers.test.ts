@@ -144,6 +144,17 @@ test('invoke - what a node call queues (a nextTick, a resolved promise) runs bef
   assert.deepEqual((await invoke(node, id)).json, { ticks: 1, thens: 1 });
 });
 
+test('invoke - a node worker is paused between calls: an interval a call started makes no progress while no call is in flight, and runs again during the next', async () => {
+  const id = await deployed(node, `let ticks = 0; let timer = null; exports.handler = async (e) => { timer ??= setInterval(() => ticks++, 5); if (e.query.wait) await new Promise((r) => setTimeout(r, 100)); return { ticks }; };`);
+  assert.equal((await invoke(node, id)).json.ticks, 0);
+  await new Promise((r) => setTimeout(r, 300));
+  // Running between calls, the interval would have ticked ~60 times by now.
+  const idle = (await invoke(node, id)).json.ticks;
+  assert.ok(idle <= 1, `the interval ran ${idle} times while the worker was idle`);
+  const during = (await invoke(node, id, { path: '/?wait=1' })).json.ticks;
+  assert.ok(during - idle >= 3, `the interval ran ${during - idle} times during a 100 ms call`);
+});
+
 test('invoke - the execution record carries status, duration, cold_start, node and sizes', async () => {
   const id = await deployed(node, `exports.handler = async () => 'x'.repeat(10);`);
   const first = await invoke(node, id, { rawBody: 'abc' });
