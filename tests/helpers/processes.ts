@@ -7,15 +7,18 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
+import { BwrapDriver } from '../../node/sandbox/bwrap.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const NATS_BIN = '/usr/sbin/nats-server';
 
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
-after(() => {
-  for (const c of children) c.kill('SIGKILL');
+after(async () => {
+  await Promise.all([...children].map((c) => waitExit(c, 0)));
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  // A node killed here (or by a test) leaves its workers' cgroups to the next node start: remove them now.
+  await BwrapDriver.cleanupStale();
 });
 
 /** A temp dir removed when the test file ends. */
