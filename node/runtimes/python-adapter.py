@@ -8,8 +8,8 @@ fd 1/2 go to the node for diagnostics; what the handler prints during a call
 is captured into that call's `logs` instead.
 
 Start-up cost is the cold start: only os, sys, json, binascii and msgpack are
-imported up front; asyncio only for a coroutine handler, traceback only on
-the first error.
+imported before the ready frame, ctypes right after it; asyncio only for a
+coroutine handler, traceback only on the first error.
 """
 import os
 import sys
@@ -182,6 +182,43 @@ async def _noop():
     pass
 
 
+def _execution_id_setter():
+    """A function that sets ORVA_EXECUTION_ID for the call about to run.
+
+    os.environ[...] = … would call setenv(3), and glibc keeps every value it
+    was ever given (about 90 bytes a call, never freed): a worker serving
+    millions of calls would grow until its memory limit killed it. So the id
+    goes into os.environ's mapping directly (os.environ, os.getenv), and into
+    the C environment (what a subprocess inherits) by overwriting the value in
+    place: every id has the same length, so setenv runs for the first call
+    only, and again only after the handler changed or removed the variable.
+    """
+    import ctypes
+    libc = ctypes.CDLL(None)
+    libc.getenv.restype = ctypes.c_void_p
+    libc.getenv.argtypes = [ctypes.c_char_p]
+    libc.setenv.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
+    name = b'ORVA_EXECUTION_ID'
+    data = os.environ._data
+    key = os.environ.encodekey('ORVA_EXECUTION_ID')
+    encode = os.environ.encodevalue
+    # The value last set and where the C environment holds it.
+    last = None
+    at = None
+
+    def set_execution_id(value):
+        nonlocal last, at
+        b = encode(value)
+        if at is not None and data.get(key) is last and len(b) == len(last):
+            ctypes.memmove(at, b, len(b))
+        else:
+            libc.setenv(name, b, 1)
+            at = libc.getenv(name)
+        data[key] = last = b
+
+    return set_execution_id
+
+
 def main():
     sys.stdout = _Capture(sys.stdout)
     sys.stderr = _Capture(sys.stderr)
@@ -193,14 +230,7 @@ def main():
     send({'type': 'ready'})
 
     read = os.fdopen(3, 'rb').read
-    # os.environ['ORVA_EXECUTION_ID'] = … would call setenv(3), and glibc keeps
-    # every value it was ever given (about 90 bytes a call, never freed): a
-    # worker serving millions of calls would grow until its memory limit
-    # killed it. The id goes into the mapping only, so os.environ and os.getenv
-    # see it; a subprocess sees it when given env=os.environ.
-    environ_data = os.environ._data
-    id_key = os.environ.encodekey('ORVA_EXECUTION_ID')
-    encode_value = os.environ.encodevalue
+    set_execution_id = _execution_id_setter()
     while True:
         head = read(4)
         if len(head) < 4:
@@ -208,7 +238,7 @@ def main():
         frame = _unpack(read(int.from_bytes(head, 'big')))
         if frame['type'] != 'invoke':
             raise ValueError(f"unexpected frame type {frame['type']!r}")
-        environ_data[id_key] = encode_value(frame['executionId'])
+        set_execution_id(frame['executionId'])
         _begin_call()
         # Exception, not BaseException: sys.exit() in a handler ends the worker, as it says.
         try:

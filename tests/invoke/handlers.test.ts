@@ -126,6 +126,19 @@ for (const [runtime, code] of [['node', EVENT_ECHO_NODE], ['python', EVENT_ECHO_
     }
   });
 
+  test(`invoke - a child process a ${runtime} handler starts inherits the call's ORVA_EXECUTION_ID, also after the handler removed it`, async () => {
+    const src =
+      runtime === 'node'
+        ? `const { execFileSync } = require('node:child_process');\nexports.handler = (e) => { const child = execFileSync(process.execPath, ['-e', 'process.stdout.write(process.env.ORVA_EXECUTION_ID)']).toString(); if (e.query.drop) delete process.env.ORVA_EXECUTION_ID; return { child }; };`
+        : `import os, subprocess, sys\ndef handler(e):\n    child = subprocess.run([sys.executable, "-S", "-c", "import os; print(os.environ['ORVA_EXECUTION_ID'], end='')"], capture_output=True, text=True, check=True).stdout\n    if e["query"].get("drop"):\n        del os.environ["ORVA_EXECUTION_ID"]\n    return {"child": child}\n`;
+    const id = await deployed(node, src, { runtime, memory_mb: 256 });
+    for (const path of ['/', '/?drop=1', '/', '/']) {
+      const r = await invoke(node, id, { path });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.child, r.headers.get('x-orva-execution-id'));
+    }
+  });
+
   test(`invoke - a ${runtime} handler gets a body of several MiB whole, call after call`, async () => {
     const src = runtime === 'node' ? `exports.handler = (e) => ({ n: e.body.length, head: e.body.slice(0, 3), tail: e.body.slice(-3) });` : `def handler(e):\n    b = e["body"]\n    return {"n": len(b), "head": b[:3], "tail": b[-3:]}\n`;
     const id = await deployed(node, src, { runtime });
