@@ -18,12 +18,21 @@ import type { SandboxDriver, SpawnSpec, WorkerProcess } from '../node/sandbox/dr
 
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'dead';
 
+/**
+ * How a call ended. `logs` is what it printed: what the adapter captured
+ * (console, print) after what reached the worker's own stdout/stderr while
+ * it ran (direct writes, child processes, a crash trace).
+ */
 export type CallResult =
   | { kind: 'ok'; status: number; headers: Record<string, string>; body: Uint8Array; logs: string }
   | { kind: 'error'; name: string; message: string; stack: string; logs: string }
-  | { kind: 'timeout' }
+  | { kind: 'timeout'; logs: string }
   /** `oom`: killed for exceeding its memory limit. */
-  | { kind: 'crashed'; detail: string; oom: boolean };
+  | { kind: 'crashed'; detail: string; oom: boolean; logs: string };
+
+/** Most of a call's stdout/stderr output kept in its logs, like the adapters' cap on what they capture. */
+const OUTPUT_CAP = 256 * 1024;
+const OUTPUT_TRUNCATED = '\n[orva: output truncated]\n';
 
 /** How long a sandbox may take from spawn to its ready frame. */
 const START_TIMEOUT_MS = 10_000;
@@ -40,6 +49,8 @@ interface Pending {
   resolve(r: CallResult): void;
   /** Clock time by which the call must have answered. */
   deadline: number;
+  /** What the worker wrote on its stdout/stderr during the call, up to OUTPUT_CAP. */
+  output: string;
 }
 
 let nextWorkerId = 1;
@@ -95,6 +106,13 @@ export class Worker {
           return;
       }
     });
+    // Output between calls belongs to no call: it stays in the driver's diagnostics only.
+    this.proc.onOutput((text) => {
+      const p = this.pending;
+      if (p === null || p.output.length > OUTPUT_CAP) return;
+      p.output += text;
+      if (p.output.length > OUTPUT_CAP) p.output = p.output.slice(0, OUTPUT_CAP) + OUTPUT_TRUNCATED;
+    });
     this.proc.onExit((code, signal) => {
       clock.clearTimeout(startTimer);
       if (this.timer !== null) clock.clearTimeout(this.timer);
@@ -108,7 +126,7 @@ export class Worker {
           : `worker exited (code ${code}, signal ${signal})${this.proc.protocolError ? `: ${this.proc.protocolError}` : ''}`;
       settle?.reject(new Error(detail));
       settle = null;
-      this.answer(this.pending?.id ?? '', { kind: 'crashed', detail, oom });
+      this.answer(this.pending?.id ?? '', { kind: 'crashed', detail, oom, logs: '' });
       for (const l of this.exitListeners) l(this);
     });
     this.ready.catch(() => {});
@@ -123,16 +141,16 @@ export class Worker {
   }
 
   invoke(executionId: string, event: InvokeEvent, timeoutMs: number): Promise<CallResult> {
-    if (this.state !== 'idle') return Promise.resolve({ kind: 'crashed', detail: `worker is ${this.state}`, oom: false });
+    if (this.state !== 'idle') return Promise.resolve({ kind: 'crashed', detail: `worker is ${this.state}`, oom: false, logs: '' });
     this.state = 'busy';
     const id = String(++this.seq);
     return new Promise<CallResult>((resolve) => {
-      this.pending = { id, resolve, deadline: this.clock.now() + timeoutMs };
+      this.pending = { id, resolve, deadline: this.clock.now() + timeoutMs, output: '' };
       this.armTimeout();
       try {
         this.proc.send({ type: 'invoke', id, executionId, event });
       } catch (err) {
-        this.answer(id, { kind: 'crashed', detail: `send failed: ${(err as Error).message}`, oom: false });
+        this.answer(id, { kind: 'crashed', detail: `send failed: ${(err as Error).message}`, oom: false, logs: '' });
         this.kill();
       }
     });
@@ -156,7 +174,7 @@ export class Worker {
       if (p === null) return;
       if (this.clock.now() < p.deadline) return this.armTimeout();
       this.pending = null;
-      p.resolve({ kind: 'timeout' });
+      p.resolve({ kind: 'timeout', logs: p.output });
       this.kill();
     }, Math.max(0, deadline - this.clock.now()));
   }
@@ -167,6 +185,7 @@ export class Worker {
     this.pending = null;
     if (this.state === 'busy') this.state = 'idle';
     this.lastUsedMs = this.clock.now();
+    if (p.output !== '') result.logs = p.output + result.logs;
     p.resolve(result);
   }
 

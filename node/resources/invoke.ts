@@ -153,7 +153,7 @@ export function invokeHandler(d: Services): { byId: Handler; byRoute: Handler } 
       sup.release(lease.worker);
     }
     const reply = toReply(result, id, executionId);
-    const logs = result.kind === 'ok' ? result.logs : result.kind === 'error' ? `${result.logs}${result.stack || `${result.name}: ${result.message}`}\n` : result.kind === 'crashed' ? `${result.detail}\n` : '';
+    const logs = result.kind === 'error' ? `${result.logs}${result.stack || `${result.name}: ${result.message}`}\n` : result.kind === 'crashed' ? `${result.logs}${result.detail}\n` : result.logs;
     const errorCode = reply.errorCode;
     const status: ExecutionStatus = result.kind === 'ok' ? (errorCode ? 'failed' : 'succeeded') : result.kind === 'error' ? 'failed' : result.kind === 'timeout' ? 'timeout' : 'crashed';
     record(ctx, entry, executionId, started, status, reply.status ?? 200, lease.coldStart, reply.size, errorCode, logs);

@@ -369,6 +369,7 @@ class BwrapWorker implements WorkerProcess {
   #exited = false;
   #killed = false;
   readonly #frameListeners: Array<(frame: WorkerOutput) => void> = [];
+  readonly #outputListeners: Array<(text: string) => void> = [];
   readonly #exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
   readonly #child: ReturnType<typeof spawn>;
   readonly #input: Writable;
@@ -380,7 +381,13 @@ class BwrapWorker implements WorkerProcess {
     // EPIPE and the like once the worker is gone: the exit that follows says it all.
     for (const s of child.stdio) s?.on('error', () => {});
     child.on('error', (err) => this.#keep(`orva: sandbox process error: ${err.message}\n`));
-    for (const s of [child.stdout, child.stderr]) s?.on('data', (chunk: Buffer) => this.#keep(chunk.toString()));
+    for (const s of [child.stdout, child.stderr]) {
+      // Decoded as a stream: a character split across two reads stays whole.
+      s?.setEncoding('utf8').on('data', (text: string) => {
+        this.#keep(text);
+        for (const cb of this.#outputListeners) cb(text);
+      });
+    }
 
     const decoder = new FrameDecoder();
     child.stdio[OUTPUT_FD]!.on('data', (chunk: Buffer) => {
@@ -438,6 +445,10 @@ class BwrapWorker implements WorkerProcess {
 
   onFrame(cb: (frame: WorkerOutput) => void): void {
     this.#frameListeners.push(cb);
+  }
+
+  onOutput(cb: (text: string) => void): void {
+    this.#outputListeners.push(cb);
   }
 
   onExit(cb: (code: number | null, signal: NodeJS.Signals | null) => void): void {

@@ -54,6 +54,12 @@ export interface WorkerProcess {
   send(frame: WorkerInput): void;
   /** Every valid frame from the worker, in order. */
   onFrame(cb: (frame: WorkerOutput) => void): void;
+  /**
+   * What the worker writes on its own stdout/stderr, as it arrives: direct
+   * writes to fd 1/2, child processes' output, runtime warnings and crash
+   * traces. Output a runtime adapter captures in a call comes in its answer.
+   */
+  onOutput(cb: (text: string) => void): void;
   /** Once, after the process is gone and every frame it sent was delivered. */
   onExit(cb: (code: number | null, signal: NodeJS.Signals | null) => void): void;
   /** SIGKILL the whole sandbox; idempotent. */

@@ -126,6 +126,25 @@ for (const [runtime, code] of [['node', EVENT_ECHO_NODE], ['python', EVENT_ECHO_
     }
   });
 
+  test(`invoke - what a ${runtime} handler writes past its runtime (fd 1/2 directly, a child process) lands in that execution's logs`, async () => {
+    const src =
+      runtime === 'node'
+        ? `const { writeSync } = require('node:fs');\nconst { execFileSync } = require('node:child_process');\nexports.handler = (e) => { writeSync(1, 'fd1-' + e.body + '\\n'); writeSync(2, 'fd2-' + e.body + '\\n'); execFileSync(process.execPath, ['-e', 'console.log("child-" + process.argv[1])', e.body], { stdio: 'inherit' }); return 'ok'; };`
+        : `import os, subprocess, sys\ndef handler(e):\n    os.write(1, ("fd1-" + e["body"] + "\\n").encode())\n    os.write(2, ("fd2-" + e["body"] + "\\n").encode())\n    subprocess.run([sys.executable, "-S", "-c", "import sys; print('child-' + sys.argv[1])", e["body"]], check=True)\n    return "ok"\n`;
+    const id = await deployed(node, src, { runtime, memory_mb: 256 });
+    const ids: string[] = [];
+    for (const tag of ['one', 'two']) {
+      const r = await invoke(node, id, { rawBody: tag });
+      assert.equal(r.status, 200, r.text);
+      ids.push(r.headers.get('x-orva-execution-id')!);
+    }
+    for (const [i, tag] of ['one', 'two'].entries()) {
+      const logs = (await call(node.url, 'GET', `/api/v1/executions/${ids[i]}/logs`, { key: node.adminKey })).json.logs;
+      for (const what of ['fd1', 'fd2', 'child']) assert.match(logs, new RegExp(`${what}-${tag}\n`));
+      assert.doesNotMatch(logs, new RegExp(tag === 'one' ? 'two' : 'one'), 'logs are per invocation');
+    }
+  });
+
   test(`invoke - a child process a ${runtime} handler starts inherits the call's ORVA_EXECUTION_ID, also after the handler removed it`, async () => {
     const src =
       runtime === 'node'

@@ -55,7 +55,7 @@ test('pool - a redeploy under steady traffic fails no call and new code is serve
 });
 
 test('pool - a worker that dies mid-call gives 502 WORKER_CRASHED and the next call succeeds', async () => {
-  const id = await deployed(node, `exports.handler = async (e) => { if (e.body === 'crash') process.exit(3); return 'fine'; };`);
+  const id = await deployed(node, `exports.handler = async (e) => { if (e.body === 'crash') { require('fs').writeSync(2, 'last words\\n'); process.exit(3); } return 'fine'; };`);
   assert.equal((await invoke(node, id, { rawBody: 'warm' })).status, 200);
   const r = await invoke(node, id, { rawBody: 'crash' });
   assert.equal(r.status, 502);
@@ -65,13 +65,19 @@ test('pool - a worker that dies mid-call gives 502 WORKER_CRASHED and the next c
   assert.equal(next.json, 'fine');
   const exec = await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}`, { key: node.adminKey });
   assert.equal(exec.json.status, 'crashed');
+  // What it wrote on its way down, then why it ended.
+  const logs = await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}/logs`, { key: node.adminKey });
+  assert.match(logs.json.logs, /last words\n[^]*worker exited \(code 3/);
 });
 
 test('pool - a handler past timeout_ms gives 504 TIMEOUT and the pool recovers', async () => {
-  const id = await deployed(node, `exports.handler = async (e) => { if (e.body === 'hang') { for (;;) {} } return 'quick'; };`, { timeout_ms: 300 });
+  const id = await deployed(node, `exports.handler = async (e) => { if (e.body === 'hang') { require('fs').writeSync(1, 'still spinning\\n'); for (;;) {} } return 'quick'; };`, { timeout_ms: 300 });
   const r = await invoke(node, id, { rawBody: 'hang' });
   assert.equal(r.status, 504);
   assert.equal(r.json.error.code, 'TIMEOUT');
+  // The adapter's own capture dies with the worker; what reached the worker's stdout survives.
+  const logs = await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}/logs`, { key: node.adminKey });
+  assert.equal(logs.json.logs, 'still spinning\n');
   const next = await invoke(node, id, { rawBody: 'ok' });
   assert.equal(next.status, 200);
   assert.equal(next.json, 'quick');
