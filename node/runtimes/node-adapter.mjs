@@ -264,6 +264,11 @@ function capture(stream) {
 
 capture(process.stdout);
 const realStderr = capture(process.stderr);
+// Opening fd 1/2 as streams made them non-blocking (O_NONBLOCK is shared by
+// every holder of the descriptor): a handler's large fs.writeSync(1, …) would
+// fail with EAGAIN whenever the node had not drained it yet. The node always
+// drains them, so blocking writes only wait.
+for (const s of [process.stdout, process.stderr]) s._handle?.setBlocking?.(true);
 
 // ---- results
 

@@ -187,6 +187,17 @@ test('invoke - a node worker is paused between calls: an interval a call started
   assert.ok(during - idle >= 3, `the interval ran ${during - idle} times during a 100 ms call`);
 });
 
+test("invoke - a call's stdout/stderr output is capped in its logs, and the worker keeps serving", async () => {
+  const id = await deployed(node, `const { writeSync } = require('node:fs'); exports.handler = () => { const line = 'y'.repeat(1023) + '\\n'; for (let i = 0; i < 1024; i++) writeSync(1, line); return 'done'; };`);
+  for (let i = 0; i < 2; i++) {
+    const r = await invoke(node, id);
+    assert.equal(r.status, 200, r.text);
+    const logs = (await call(node.url, 'GET', `/api/v1/executions/${r.headers.get('x-orva-execution-id')}/logs`, { key: node.adminKey })).json.logs as string;
+    assert.ok(logs.endsWith('[orva: output truncated]\n'), logs.slice(-80));
+    assert.equal(logs.length, 256 * 1024 + '\n[orva: output truncated]\n'.length);
+  }
+});
+
 test('invoke - the execution record carries status, duration, cold_start, node and sizes', async () => {
   const id = await deployed(node, `exports.handler = async () => 'x'.repeat(10);`);
   const first = await invoke(node, id, { rawBody: 'abc' });
