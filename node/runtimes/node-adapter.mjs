@@ -1,9 +1,11 @@
 // Orva's Node.js runtime adapter. Runs inside the sandbox as
 //   node --experimental-detect-module /orva/node-adapter.mjs <entrypoint>
 // and serves one call at a time: invoke frames arrive on fd 3, answers leave
-// on fd 4, each a 4-byte big-endian length + a msgpack value. The worker's
-// own fd 1/2 go to the node for diagnostics; what the handler prints during a
-// call is captured into that call's `logs` instead.
+// on fd 4, each a 4-byte big-endian length + a msgpack value. What the
+// handler prints through process.stdout/stderr (console) during a call is
+// captured into that call's `logs`; what reaches fd 1/2 itself (child
+// processes, direct writes) goes to the node, which adds it to the call in
+// flight.
 //
 // Between calls the worker waits in a blocking read on fd 3, after one turn
 // of the event loop (due timers, ready I/O): a handler's background work is

@@ -3,9 +3,10 @@
 Runs inside the sandbox as
     /usr/bin/python3.11 -S -B -u /orva/python-adapter.py <entrypoint>
 and serves one call at a time: invoke frames arrive on fd 3, answers leave on
-fd 4, each a 4-byte big-endian length + a msgpack value. The worker's own
-fd 1/2 go to the node for diagnostics; what the handler prints during a call
-is captured into that call's `logs` instead.
+fd 4, each a 4-byte big-endian length + a msgpack value. What the handler
+prints through sys.stdout/sys.stderr during a call is captured into that
+call's `logs`; what reaches fd 1/2 itself (child processes, os.write, C
+libraries) goes to the node, which adds it to the call in flight.
 
 Start-up cost is the cold start: only os, sys, json, binascii and msgpack are
 imported before the ready frame, ctypes right after it; asyncio only for a
