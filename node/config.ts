@@ -53,6 +53,8 @@ export interface Config {
   snapshotEvery: number;
   /** ORVA_EXECUTION_RETENTION_DAYS, default 7. */
   executionRetentionDays: number;
+  /** ORVA_EXECUTION_MAX_RECORDS, default 1,000,000 (about 330 MB without logs): the most execution records a node keeps. */
+  executionMaxRecords: number;
   /** ORVA_PIP_ARGS: extra pip arguments for python builds, e.g. `--index-url http://mirror/simple`. */
   pipArgs: string[];
 }
@@ -108,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keyTouchIntervalMs: intVar(env, 'ORVA_KEY_TOUCH_INTERVAL_MS', 30_000, 100, 86_400_000),
     snapshotEvery: intVar(env, 'ORVA_SNAPSHOT_EVERY', 1000, 10, 10_000_000),
     executionRetentionDays: intVar(env, 'ORVA_EXECUTION_RETENTION_DAYS', 7, 1, 3650),
+    executionMaxRecords: intVar(env, 'ORVA_EXECUTION_MAX_RECORDS', 1_000_000, 100, 1_000_000_000),
     pipArgs: (env.ORVA_PIP_ARGS ?? '').split(/\s+/).filter(Boolean),
   };
 }

@@ -5,7 +5,9 @@
  * the node's event loop ever waits on SQLite for them. Reads first sync with
  * the writer (read-your-writes). A graceful stop hands over what is buffered
  * and waits for the writer to commit it. Rows older than the retention are
- * pruned hourly. The file is separate from the replicated metadata.
+ * pruned hourly, and past `maxRecords` the oldest go with every batch, so
+ * sustained traffic cannot fill the disk. The file is separate from the
+ * replicated metadata.
  */
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -93,13 +95,13 @@ export class ExecutionLog {
 
   constructor(
     path: string,
-    private readonly retentionDays: number,
+    private readonly limits: { retentionDays: number; maxRecords: number },
     private readonly log: Logger,
   ) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.exec(SCHEMA);
-    this.writer = new Worker(new URL('./writer-thread.mjs', import.meta.url), { workerData: { path } });
+    this.writer = new Worker(new URL('./writer-thread.mjs', import.meta.url), { workerData: { path, maxRecords: limits.maxRecords } });
     this.writer.on('message', (m: WriterReply) => {
       if (m.type === 'synced') {
         this.syncs.get(m.id)?.();
@@ -168,7 +170,7 @@ export class ExecutionLog {
   }
 
   private prune(): void {
-    this.post({ type: 'prune', before: new Date(Date.now() - this.retentionDays * 86_400_000).toISOString() });
+    this.post({ type: 'prune', before: new Date(Date.now() - this.limits.retentionDays * 86_400_000).toISOString() });
   }
 
   /** Hand over what is buffered and wait until the writer committed it and closed. */

@@ -26,12 +26,21 @@ const ins = db.prepare(
    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 );
 const insLogs = db.prepare('INSERT OR REPLACE INTO execution_logs (id, logs) VALUES (?, ?)');
+// The newest maxRecords are kept. Rowids grow with every insert, so those
+// below max(rowid) - maxRecords + 1 are the oldest; each batch drops the ones
+// it pushed past the limit (a few dozen deletes, not a large burst later).
+const newestRowid = db.prepare('SELECT max(rowid) FROM executions').pluck();
+const dropLogsBelow = db.prepare('DELETE FROM execution_logs WHERE id IN (SELECT id FROM executions WHERE rowid < ?)');
+const dropBelow = db.prepare('DELETE FROM executions WHERE rowid < ?');
 // A batch is flat: each record's 13 column values in the statement's order, then its logs.
 const insertBatch = db.transaction((v) => {
   for (let i = 0; i < v.length; i += 14) {
     ins.run(v[i], v[i + 1], v[i + 2], v[i + 3], v[i + 4], v[i + 5], v[i + 6], v[i + 7], v[i + 8], v[i + 9], v[i + 10], v[i + 11], v[i + 12]);
     if (v[i + 13] !== '') insLogs.run(v[i], v[i + 13]);
   }
+  const below = newestRowid.get() - workerData.maxRecords + 1;
+  dropLogsBelow.run(below);
+  dropBelow.run(below);
 });
 const prune = db.transaction((before) => {
   db.prepare('DELETE FROM execution_logs WHERE id IN (SELECT id FROM executions WHERE started_at < ?)').run(before);

@@ -19,3 +19,16 @@ test('executions - records survive a graceful stop', async () => {
   assert.equal(r.status, 200);
   await again.stop();
 });
+
+test('executions - a node keeps at most ORVA_EXECUTION_MAX_RECORDS records, the newest', async () => {
+  const node = await startNode({ env: { ORVA_EXECUTION_MAX_RECORDS: '100' } });
+  const id = await deployed(node, `exports.handler = async () => 'ok';`);
+  const ids: string[] = [];
+  for (let i = 0; i < 140; i++) ids.push((await invoke(node, id)).headers.get('x-orva-execution-id')!);
+  const list = await call(node.url, 'GET', `/api/v1/executions?limit=1000`, { key: node.adminKey });
+  const stored = list.json.executions.map((e: { id: string }) => e.id);
+  assert.equal(stored.length, 100);
+  assert.deepEqual(new Set(stored), new Set(ids.slice(-100)));
+  assert.equal((await call(node.url, 'GET', `/api/v1/executions/${ids[0]}`, { key: node.adminKey })).status, 404);
+  await node.stop();
+});

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import Database from 'better-sqlite3';
 import pino from 'pino';
 import { type ExecutionRow, ExecutionLog } from '../../node/executions/execution-log.ts';
 import { uuidv7 } from '../../protocol/ids.ts';
@@ -12,6 +13,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const silent = pino({ level: 'silent' });
 let files = 0;
 const freshPath = () => join(dir, `executions-${++files}.db`);
+const LIMITS = { retentionDays: 7, maxRecords: 1_000_000 };
 
 function row(id: string, function_id = 'fn-a'): ExecutionRow {
   return {
@@ -35,7 +37,7 @@ function row(id: string, function_id = 'fn-a'): ExecutionRow {
 const newestFirst = (ids: string[]) => [...ids].sort().reverse();
 
 test('execution log - records come back by id, newest first, by function, with their logs', async () => {
-  const log = new ExecutionLog(freshPath(), 7, silent);
+  const log = new ExecutionLog(freshPath(), LIMITS, silent);
   const ids = [uuidv7(), uuidv7(), uuidv7()];
   const b = { ...row(ids[1], 'fn-b'), cold_start: true, status: 'timeout' as const, http_status: 504, error_code: 'TIMEOUT', fault: 'function' };
   log.record(row(ids[0]), 'first\n');
@@ -63,11 +65,11 @@ test('execution log - records come back by id, newest first, by function, with t
 
 test('execution log - a graceful close commits what was buffered, and a reopened log serves it', async () => {
   const path = freshPath();
-  const first = new ExecutionLog(path, 7, silent);
+  const first = new ExecutionLog(path, LIMITS, silent);
   const ids = Array.from({ length: 150 }, () => uuidv7());
   for (const id of ids) first.record(row(id), `${id}\n`);
   await first.close();
-  const again = new ExecutionLog(path, 7, silent);
+  const again = new ExecutionLog(path, LIMITS, silent);
   assert.equal((await again.list({ limit: 1000 })).length, ids.length);
   assert.equal(await again.logs(ids[77]), `${ids[77]}\n`);
   await again.close();
@@ -75,14 +77,14 @@ test('execution log - a graceful close commits what was buffered, and a reopened
 
 test('execution log - records past the retention are pruned, logs and all, when the log opens', async () => {
   const path = freshPath();
-  const first = new ExecutionLog(path, 7, silent);
+  const first = new ExecutionLog(path, LIMITS, silent);
   const old = { ...row(uuidv7()), started_at: new Date(Date.now() - 10 * 86_400_000).toISOString() };
   const recent = { ...row(uuidv7()), started_at: new Date(Date.now() - 2 * 86_400_000).toISOString() };
   first.record(old, 'old\n');
   first.record(recent, 'recent\n');
   assert.equal((await first.list({ limit: 10 })).length, 2);
   await first.close();
-  const again = new ExecutionLog(path, 7, silent);
+  const again = new ExecutionLog(path, LIMITS, silent);
   assert.deepEqual(
     (await again.list({ limit: 10 })).map((r) => r.id),
     [recent.id],
@@ -90,4 +92,25 @@ test('execution log - records past the retention are pruned, logs and all, when 
   assert.equal(await again.logs(old.id), undefined);
   assert.equal(await again.logs(recent.id), 'recent\n');
   await again.close();
+});
+
+test('execution log - past maxRecords the oldest records go, their logs with them', async () => {
+  const path = freshPath();
+  const log = new ExecutionLog(path, { retentionDays: 7, maxRecords: 100 }, silent);
+  const ids: string[] = [];
+  for (let i = 0; i < 250; i++) {
+    ids.push(uuidv7());
+    log.record(row(ids[i]), `out ${i}\n`);
+    // Several batches, as under traffic.
+    if (i % 60 === 59) await log.list({ limit: 1 });
+  }
+  const kept = (await log.list({ limit: 1000 })).map((r) => r.id);
+  assert.deepEqual(kept, newestFirst(ids.slice(150)));
+  assert.equal(await log.get(ids[149]), undefined);
+  assert.equal(await log.logs(ids[149]), undefined);
+  assert.equal(await log.logs(ids[150]), 'out 150\n');
+  await log.close();
+  const db = new Database(path, { readonly: true });
+  assert.equal(db.prepare('SELECT count(*) FROM execution_logs').pluck().get(), 100, 'no logs outlive their record');
+  db.close();
 });
