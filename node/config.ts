@@ -55,6 +55,8 @@ export interface Config {
   executionRetentionDays: number;
   /** ORVA_EXECUTION_MAX_RECORDS, default 1,000,000 (about 330 MB without logs): the most execution records a node keeps. */
   executionMaxRecords: number;
+  /** ORVA_EXECUTION_LOGS_MAX_MB, default 1024: the most captured output a node keeps; past it the oldest logs go first. */
+  executionLogsMaxMb: number;
   /** ORVA_PIP_ARGS: extra pip arguments for python builds, e.g. `--index-url http://mirror/simple`. */
   pipArgs: string[];
 }
@@ -111,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     snapshotEvery: intVar(env, 'ORVA_SNAPSHOT_EVERY', 1000, 10, 10_000_000),
     executionRetentionDays: intVar(env, 'ORVA_EXECUTION_RETENTION_DAYS', 7, 1, 3650),
     executionMaxRecords: intVar(env, 'ORVA_EXECUTION_MAX_RECORDS', 1_000_000, 100, 1_000_000_000),
+    executionLogsMaxMb: intVar(env, 'ORVA_EXECUTION_LOGS_MAX_MB', 1024, 1, 1024 * 1024),
     pipArgs: (env.ORVA_PIP_ARGS ?? '').split(/\s+/).filter(Boolean),
   };
 }

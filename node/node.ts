@@ -108,7 +108,7 @@ export class OrvaNode {
     const driver = await BwrapDriver.forNode({ natsUrl, seccompPolicy: config.seccompPolicy, memoryBudgetMb: config.memoryBudgetMb, log: log.child({ component: 'sandbox' }) });
     const secretBox = new SecretBox(loadMasterKey(config.masterKey, config.masterKeyFile));
     const routeTable = new RouteTable(store);
-    const executions = new ExecutionLog(join(config.dataDir, 'executions.db'), { retentionDays: config.executionRetentionDays, maxRecords: config.executionMaxRecords }, log.child({ component: 'executions' }));
+    const executions = new ExecutionLog(join(config.dataDir, 'executions.db'), { retentionDays: config.executionRetentionDays, maxRecords: config.executionMaxRecords, maxLogBytes: config.executionLogsMaxMb * 1024 * 1024 }, log.child({ component: 'executions' }));
     executions.onRecord((row) => events.emit({ type: 'execution', row }));
     const pools = new Pools({
       registry,

@@ -5,8 +5,8 @@
  * the node's event loop ever waits on SQLite for them. Reads first sync with
  * the writer (read-your-writes). A graceful stop hands over what is buffered
  * and waits for the writer to commit it. Rows older than the retention are
- * pruned hourly, and past `maxRecords` the oldest go with every batch, so
- * sustained traffic cannot fill the disk. The file is separate from the
+ * pruned hourly; past `maxRecords` the oldest go with every batch, and past
+ * `maxLogBytes` the oldest logs, so sustained traffic cannot fill the disk. The file is separate from the
  * replicated metadata.
  */
 import { Worker } from 'node:worker_threads';
@@ -95,13 +95,13 @@ export class ExecutionLog {
 
   constructor(
     path: string,
-    private readonly limits: { retentionDays: number; maxRecords: number },
+    private readonly limits: { retentionDays: number; maxRecords: number; maxLogBytes: number },
     private readonly log: Logger,
   ) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.exec(SCHEMA);
-    this.writer = new Worker(new URL('./writer-thread.mjs', import.meta.url), { workerData: { path, maxRecords: limits.maxRecords } });
+    this.writer = new Worker(new URL('./writer-thread.mjs', import.meta.url), { workerData: { path, maxRecords: limits.maxRecords, maxLogBytes: limits.maxLogBytes } });
     this.writer.on('message', (m: WriterReply) => {
       if (m.type === 'synced') {
         this.syncs.get(m.id)?.();

@@ -26,23 +26,56 @@ const ins = db.prepare(
    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 );
 const insLogs = db.prepare('INSERT OR REPLACE INTO execution_logs (id, logs) VALUES (?, ?)');
+const { maxRecords, maxLogBytes } = workerData;
+
+// What execution_logs holds, in bytes: counted once here, then kept current
+// by every insert and delete below (and counted again after a failed
+// transaction, whose changes were rolled back).
+const BYTES = 'coalesce(sum(length(CAST(logs AS BLOB))), 0)';
+const countLogBytes = db.prepare(`SELECT ${BYTES} FROM execution_logs`).pluck();
+let logBytes = countLogBytes.get();
+
 // The newest maxRecords are kept. Rowids grow with every insert, so those
 // below max(rowid) - maxRecords + 1 are the oldest; each batch drops the ones
 // it pushed past the limit (a few dozen deletes, not a large burst later).
 const newestRowid = db.prepare('SELECT max(rowid) FROM executions').pluck();
+const logBytesBelow = db.prepare(`SELECT ${BYTES} FROM execution_logs WHERE id IN (SELECT id FROM executions WHERE rowid < ?)`).pluck();
 const dropLogsBelow = db.prepare('DELETE FROM execution_logs WHERE id IN (SELECT id FROM executions WHERE rowid < ?)');
 const dropBelow = db.prepare('DELETE FROM executions WHERE rowid < ?');
+
+// Past maxLogBytes the oldest logs go first; their records stay.
+const oldestLogs = db.prepare('SELECT rowid AS at, length(CAST(logs AS BLOB)) AS bytes FROM execution_logs ORDER BY rowid LIMIT 256');
+const dropLogsThrough = db.prepare('DELETE FROM execution_logs WHERE rowid <= ?');
+function keepLogBudget() {
+  while (logBytes > maxLogBytes) {
+    const oldest = oldestLogs.all();
+    if (oldest.length === 0) return void (logBytes = 0);
+    let through = 0;
+    for (const { at, bytes } of oldest) {
+      through = at;
+      logBytes -= bytes;
+      if (logBytes <= maxLogBytes) break;
+    }
+    dropLogsThrough.run(through);
+  }
+}
+
 // A batch is flat: each record's 13 column values in the statement's order, then its logs.
 const insertBatch = db.transaction((v) => {
   for (let i = 0; i < v.length; i += 14) {
     ins.run(v[i], v[i + 1], v[i + 2], v[i + 3], v[i + 4], v[i + 5], v[i + 6], v[i + 7], v[i + 8], v[i + 9], v[i + 10], v[i + 11], v[i + 12]);
-    if (v[i + 13] !== '') insLogs.run(v[i], v[i + 13]);
+    if (v[i + 13] === '') continue;
+    insLogs.run(v[i], v[i + 13]);
+    logBytes += Buffer.byteLength(v[i + 13]);
   }
-  const below = newestRowid.get() - workerData.maxRecords + 1;
+  const below = newestRowid.get() - maxRecords + 1;
+  logBytes -= logBytesBelow.get(below);
   dropLogsBelow.run(below);
   dropBelow.run(below);
+  keepLogBudget();
 });
 const prune = db.transaction((before) => {
+  logBytes -= db.prepare(`SELECT ${BYTES} FROM execution_logs WHERE id IN (SELECT id FROM executions WHERE started_at < ?)`).pluck().get(before);
   db.prepare('DELETE FROM execution_logs WHERE id IN (SELECT id FROM executions WHERE started_at < ?)').run(before);
   db.prepare('DELETE FROM executions WHERE started_at < ?').run(before);
 });
@@ -57,6 +90,7 @@ parentPort.on('message', (m) => {
       parentPort.postMessage({ type: 'closed' });
     }
   } catch (err) {
+    if (m.type === 'batch' || m.type === 'prune') logBytes = countLogBytes.get();
     parentPort.postMessage({ type: 'error', message: err.message, id: m.id });
   }
 });

@@ -32,3 +32,16 @@ test('executions - a node keeps at most ORVA_EXECUTION_MAX_RECORDS records, the 
   assert.equal((await call(node.url, 'GET', `/api/v1/executions/${ids[0]}`, { key: node.adminKey })).status, 404);
   await node.stop();
 });
+
+test('executions - a node keeps at most ORVA_EXECUTION_LOGS_MAX_MB of logs, dropping the oldest first', async () => {
+  const node = await startNode({ env: { ORVA_EXECUTION_LOGS_MAX_MB: '1' } });
+  // About 200 KiB of output a call: five calls pass the 1 MiB budget.
+  const id = await deployed(node, `exports.handler = async () => { console.log('x'.repeat(200 * 1024)); return 'ok'; };`);
+  const ids: string[] = [];
+  for (let i = 0; i < 6; i++) ids.push((await invoke(node, id)).headers.get('x-orva-execution-id')!);
+  const logsOf = async (e: string) => (await call(node.url, 'GET', `/api/v1/executions/${e}/logs`, { key: node.adminKey })).json.logs as string;
+  assert.equal(await logsOf(ids[0]), '', 'the oldest logs went');
+  assert.equal((await logsOf(ids[5])).length, 200 * 1024 + 1);
+  assert.equal((await call(node.url, 'GET', `/api/v1/executions/${ids[0]}`, { key: node.adminKey })).status, 200, 'its record stays');
+  await node.stop();
+});

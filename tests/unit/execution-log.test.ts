@@ -13,7 +13,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const silent = pino({ level: 'silent' });
 let files = 0;
 const freshPath = () => join(dir, `executions-${++files}.db`);
-const LIMITS = { retentionDays: 7, maxRecords: 1_000_000 };
+const LIMITS = { retentionDays: 7, maxRecords: 1_000_000, maxLogBytes: 1024 * 1024 * 1024 };
 
 function row(id: string, function_id = 'fn-a'): ExecutionRow {
   return {
@@ -96,7 +96,7 @@ test('execution log - records past the retention are pruned, logs and all, when 
 
 test('execution log - past maxRecords the oldest records go, their logs with them', async () => {
   const path = freshPath();
-  const log = new ExecutionLog(path, { retentionDays: 7, maxRecords: 100 }, silent);
+  const log = new ExecutionLog(path, { ...LIMITS, maxRecords: 100 }, silent);
   const ids: string[] = [];
   for (let i = 0; i < 250; i++) {
     ids.push(uuidv7());
@@ -113,4 +113,26 @@ test('execution log - past maxRecords the oldest records go, their logs with the
   const db = new Database(path, { readonly: true });
   assert.equal(db.prepare('SELECT count(*) FROM execution_logs').pluck().get(), 100, 'no logs outlive their record');
   db.close();
+});
+
+test('execution log - past maxLogBytes the oldest logs go first, their records stay, also across a reopen', async () => {
+  const path = freshPath();
+  const limits = { ...LIMITS, maxLogBytes: 4000 };
+  // 1,000 bytes each: é is two bytes in UTF-8, and the budget counts bytes.
+  const output = (i: number) => `${i}`.padEnd(10, '-') + 'é'.repeat(495);
+  const log = new ExecutionLog(path, limits, silent);
+  const ids = Array.from({ length: 10 }, () => uuidv7());
+  for (const [i, id] of ids.entries()) log.record(row(id), output(i));
+  for (const [i, id] of ids.entries()) {
+    assert.ok(await log.get(id), `record ${i} stays`);
+    assert.equal(await log.logs(id), i >= 6 ? output(i) : '', `logs of record ${i}`);
+  }
+  await log.close();
+  const again = new ExecutionLog(path, limits, silent);
+  const last = uuidv7();
+  again.record(row(last), output(10));
+  assert.equal(await again.logs(last), output(10));
+  assert.equal(await again.logs(ids[6]), '', 'the total was counted again on open, so the oldest kept logs made room');
+  assert.equal(await again.logs(ids[7]), output(7));
+  await again.close();
 });
