@@ -6,8 +6,8 @@
  * the writer (read-your-writes). A graceful stop hands over what is buffered
  * and waits for the writer to commit it. Rows older than the retention are
  * pruned hourly; past `maxRecords` the oldest go with every batch, and past
- * `maxLogBytes` the oldest logs, so sustained traffic cannot fill the disk. The file is separate from the
- * replicated metadata.
+ * `maxLogBytes` the oldest logs, so sustained traffic cannot fill the disk.
+ * The file is separate from the replicated metadata.
  */
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
