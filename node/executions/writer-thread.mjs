@@ -69,9 +69,12 @@ const insertBatch = db.transaction((v) => {
     logBytes += Buffer.byteLength(v[i + 13]);
   }
   const below = newestRowid.get() - maxRecords + 1;
-  logBytes -= logBytesBelow.get(below);
-  dropLogsBelow.run(below);
-  dropBelow.run(below);
+  // Rowids start at 1: until the table first reaches the limit, nothing is below it.
+  if (below > 1) {
+    logBytes -= logBytesBelow.get(below);
+    dropLogsBelow.run(below);
+    dropBelow.run(below);
+  }
   keepLogBudget();
 });
 const prune = db.transaction((before) => {
