@@ -35,13 +35,25 @@ const BYTES = 'coalesce(sum(length(CAST(logs AS BLOB))), 0)';
 const countLogBytes = db.prepare(`SELECT ${BYTES} FROM execution_logs`).pluck();
 let logBytes = countLogBytes.get();
 
+// Records matching `where` go, their logs with them (and out of logBytes).
+function dropper(where) {
+  const matching = `id IN (SELECT id FROM executions WHERE ${where})`;
+  const bytes = db.prepare(`SELECT ${BYTES} FROM execution_logs WHERE ${matching}`).pluck();
+  const logs = db.prepare(`DELETE FROM execution_logs WHERE ${matching}`);
+  const records = db.prepare(`DELETE FROM executions WHERE ${where}`);
+  return (arg) => {
+    logBytes -= bytes.get(arg);
+    logs.run(arg);
+    records.run(arg);
+  };
+}
+const dropStartedBefore = dropper('started_at < ?');
+
 // The newest maxRecords are kept. Rowids grow with every insert, so those
 // below max(rowid) - maxRecords + 1 are the oldest; each batch drops the ones
 // it pushed past the limit (a few dozen deletes, not a large burst later).
 const newestRowid = db.prepare('SELECT max(rowid) FROM executions').pluck();
-const logBytesBelow = db.prepare(`SELECT ${BYTES} FROM execution_logs WHERE id IN (SELECT id FROM executions WHERE rowid < ?)`).pluck();
-const dropLogsBelow = db.prepare('DELETE FROM execution_logs WHERE id IN (SELECT id FROM executions WHERE rowid < ?)');
-const dropBelow = db.prepare('DELETE FROM executions WHERE rowid < ?');
+const dropBelow = dropper('rowid < ?');
 
 // Past maxLogBytes the oldest logs go first; their records stay.
 const oldestLogs = db.prepare('SELECT rowid AS at, length(CAST(logs AS BLOB)) AS bytes FROM execution_logs ORDER BY rowid LIMIT 256');
@@ -70,18 +82,10 @@ const insertBatch = db.transaction((v) => {
   }
   const below = newestRowid.get() - maxRecords + 1;
   // Rowids start at 1: until the table first reaches the limit, nothing is below it.
-  if (below > 1) {
-    logBytes -= logBytesBelow.get(below);
-    dropLogsBelow.run(below);
-    dropBelow.run(below);
-  }
+  if (below > 1) dropBelow(below);
   keepLogBudget();
 });
-const prune = db.transaction((before) => {
-  logBytes -= db.prepare(`SELECT ${BYTES} FROM execution_logs WHERE id IN (SELECT id FROM executions WHERE started_at < ?)`).pluck().get(before);
-  db.prepare('DELETE FROM execution_logs WHERE id IN (SELECT id FROM executions WHERE started_at < ?)').run(before);
-  db.prepare('DELETE FROM executions WHERE started_at < ?').run(before);
-});
+const prune = db.transaction(dropStartedBefore);
 
 parentPort.on('message', (m) => {
   try {
