@@ -8,10 +8,10 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { subjects } from '../../protocol/subjects.ts';
 import type { Membership } from '../membership.ts';
-import type { ExecutionLog, ExecutionRow } from './execution-log.ts';
+import type { ExecutionLog, ExecutionLogs, ExecutionRecord } from './execution-log.ts';
 
 type Query = { op: 'list'; function_id?: string; limit: number } | { op: 'get'; id: string } | { op: 'logs'; id: string };
-type Answer = { rows: ExecutionRow[] } | { row: ExecutionRow | null } | { logs: string | null };
+type Answer = { rows: ExecutionRecord[] } | { row: ExecutionRecord | null } | { logs: ExecutionLogs | null };
 
 /** How long a query waits for the members' answers before going with what it has. */
 const GATHER_MS = 2_000;
@@ -42,7 +42,7 @@ export class ClusterExecutions {
     this.sub?.unsubscribe();
   }
 
-  async list(filter: { function_id?: string; limit: number }): Promise<ExecutionRow[]> {
+  async list(filter: { function_id?: string; limit: number }): Promise<ExecutionRecord[]> {
     const answers = await this.gather({ op: 'list', ...filter });
     return answers
       .flatMap((a) => ('rows' in a ? a.rows : []))
@@ -50,14 +50,14 @@ export class ClusterExecutions {
       .slice(0, filter.limit);
   }
 
-  async get(id: string): Promise<ExecutionRow | undefined> {
+  async get(id: string): Promise<ExecutionRecord | undefined> {
     const local = await this.local.get(id);
     if (local) return local;
     for (const a of await this.gather({ op: 'get', id }, true)) if ('row' in a && a.row) return a.row;
     return undefined;
   }
 
-  async logs(id: string): Promise<string | undefined> {
+  async logs(id: string): Promise<ExecutionLogs | undefined> {
     const local = await this.local.logs(id);
     if (local !== undefined) return local;
     for (const a of await this.gather({ op: 'logs', id }, true)) if ('logs' in a && a.logs !== null) return a.logs;

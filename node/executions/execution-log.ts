@@ -6,7 +6,8 @@
  * the writer (read-your-writes). A graceful stop hands over what is buffered
  * and waits for the writer to commit it. Rows older than the retention are
  * pruned hourly; past `maxRecords` the oldest go with every batch, and past
- * `maxLogBytes` the oldest logs, so sustained traffic cannot fill the disk.
+ * `maxLogBytes` the oldest logs (their records are flagged), so sustained
+ * traffic cannot fill the disk.
  * The file is separate from the replicated metadata.
  */
 import { Worker } from 'node:worker_threads';
@@ -30,6 +31,15 @@ export interface ExecutionRow {
   /** Whose fault a failure was: caller, platform or function. */
   fault: string | null;
   started_at: string;
+}
+
+/** A record as read back: `logs_dropped` once the log budget took its logs (see ORVA_EXECUTION_LOGS_MAX_MB). */
+export type ExecutionRecord = ExecutionRow & { logs_dropped: boolean };
+
+/** What a call printed; empty with `logs_dropped` when the log budget took it, empty alone when it printed nothing. */
+export interface ExecutionLogs {
+  logs: string;
+  logs_dropped: boolean;
 }
 
 /**
@@ -69,7 +79,8 @@ CREATE TABLE IF NOT EXISTS executions (
   response_bytes INTEGER NOT NULL,
   error_code TEXT,
   fault TEXT,
-  started_at TEXT NOT NULL
+  started_at TEXT NOT NULL,
+  logs_dropped INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS executions_by_function ON executions (function_id, id);
 CREATE TABLE IF NOT EXISTS execution_logs (
@@ -78,7 +89,9 @@ CREATE TABLE IF NOT EXISTS execution_logs (
 );
 `;
 
-type StoredRow = Omit<ExecutionRow, 'cold_start'> & { cold_start: number };
+type StoredRow = Omit<ExecutionRecord, 'cold_start' | 'logs_dropped'> & { cold_start: number; logs_dropped: number };
+
+const fromStored = (r: StoredRow): ExecutionRecord => ({ ...r, cold_start: r.cold_start === 1, logs_dropped: r.logs_dropped === 1 });
 
 export class ExecutionLog {
   /** This thread's connection: schema and reads only; the writer thread has its own. */
@@ -101,6 +114,10 @@ export class ExecutionLog {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.exec(SCHEMA);
+    // Files written before records could lose their logs to the budget lack the flag.
+    if (!(this.db.pragma('table_info(executions)') as Array<{ name: string }>).some((c) => c.name === 'logs_dropped')) {
+      this.db.exec('ALTER TABLE executions ADD COLUMN logs_dropped INTEGER NOT NULL DEFAULT 0');
+    }
     this.writer = new Worker(new URL('./writer-thread.mjs', import.meta.url), { workerData: { path, maxRecords: limits.maxRecords, maxLogBytes: limits.maxLogBytes } });
     this.writer.on('message', (m: WriterReply) => {
       if (m.type === 'synced') {
@@ -149,24 +166,26 @@ export class ExecutionLog {
     });
   }
 
-  async list(filter: { function_id?: string; limit: number }): Promise<ExecutionRow[]> {
+  async list(filter: { function_id?: string; limit: number }): Promise<ExecutionRecord[]> {
     await this.sync();
     const rows = this.db
       .prepare('SELECT * FROM executions WHERE (@fn IS NULL OR function_id = @fn) ORDER BY id DESC LIMIT @limit')
       .all({ fn: filter.function_id ?? null, limit: filter.limit }) as StoredRow[];
-    return rows.map((r) => ({ ...r, cold_start: r.cold_start === 1 }));
+    return rows.map(fromStored);
   }
 
-  async get(id: string): Promise<ExecutionRow | undefined> {
+  async get(id: string): Promise<ExecutionRecord | undefined> {
     await this.sync();
     const r = this.db.prepare('SELECT * FROM executions WHERE id = ?').get(id) as StoredRow | undefined;
-    return r && { ...r, cold_start: r.cold_start === 1 };
+    return r && fromStored(r);
   }
 
-  async logs(id: string): Promise<string | undefined> {
+  async logs(id: string): Promise<ExecutionLogs | undefined> {
     await this.sync();
-    if (!this.db.prepare('SELECT 1 FROM executions WHERE id = ?').get(id)) return undefined;
-    return (this.db.prepare('SELECT logs FROM execution_logs WHERE id = ?').get(id) as { logs: string } | undefined)?.logs ?? '';
+    const r = this.db
+      .prepare("SELECT coalesce(l.logs, '') AS logs, e.logs_dropped FROM executions e LEFT JOIN execution_logs l ON l.id = e.id WHERE e.id = ?")
+      .get(id) as { logs: string; logs_dropped: number } | undefined;
+    return r && { logs: r.logs, logs_dropped: r.logs_dropped === 1 };
   }
 
   private prune(): void {

@@ -55,8 +55,10 @@ const dropStartedBefore = dropper('started_at < ?');
 const newestRowid = db.prepare('SELECT max(rowid) FROM executions').pluck();
 const dropBelow = dropper('rowid < ?');
 
-// Past maxLogBytes the oldest logs go first; their records stay.
+// Past maxLogBytes the oldest logs go first; their records stay, flagged, so
+// an empty read tells "dropped" from "printed nothing".
 const oldestLogs = db.prepare('SELECT rowid AS at, length(CAST(logs AS BLOB)) AS bytes FROM execution_logs ORDER BY rowid LIMIT 256');
+const flagDroppedThrough = db.prepare('UPDATE executions SET logs_dropped = 1 WHERE id IN (SELECT id FROM execution_logs WHERE rowid <= ?)');
 const dropLogsThrough = db.prepare('DELETE FROM execution_logs WHERE rowid <= ?');
 function keepLogBudget() {
   while (logBytes > maxLogBytes) {
@@ -68,6 +70,7 @@ function keepLogBudget() {
       logBytes -= bytes;
       if (logBytes <= maxLogBytes) break;
     }
+    flagDroppedThrough.run(through);
     dropLogsThrough.run(through);
   }
 }

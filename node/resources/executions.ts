@@ -25,7 +25,7 @@ export function executionRoutes({ clusterExecutions: executions }: Services): Ro
       access: 'read',
       handler: async (ctx) => {
         await mustGet(ctx.params.id);
-        return { json: { execution_id: ctx.params.id, logs: (await executions.logs(ctx.params.id)) ?? '' } };
+        return { json: { execution_id: ctx.params.id, ...((await executions.logs(ctx.params.id)) ?? { logs: '', logs_dropped: false }) } };
       },
     },
   ];

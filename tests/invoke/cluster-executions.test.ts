@@ -31,6 +31,7 @@ test('executions - any node answers for the whole cluster: list, get and logs of
   assert.notEqual(one.json.node, (await call(b.url, 'GET', `/api/v1/executions/${execB}`, { key })).json.node);
   const logs = await call(b.url, 'GET', `/api/v1/executions/${execA}/logs`, { key });
   assert.match(logs.json.logs, /served here: from-a/);
+  assert.equal(logs.json.logs_dropped, false, 'the flag crosses the cluster query');
   assert.equal((await call(b.url, 'GET', '/api/v1/executions/00000000-0000-7000-8000-000000000000', { key })).status, 404);
   await b.stop();
   await a.stop();
