@@ -59,6 +59,18 @@ export function jsonBody<S extends z.ZodType>(ctx: Ctx, schema: S): z.output<S> 
   return validate(schema, value, 'body');
 }
 
+/**
+ * Adds one field of request input (a header, a query parameter) to `out`. A
+ * repeated name joins its values with `sep`, as HTTP combines repeated
+ * fields. Any name stays plain data: "constructor" must not read the
+ * prototype's, and "__proto__" must not be swallowed by the prototype setter.
+ */
+export function addField(out: Record<string, string>, name: string, value: string, sep: string): void {
+  const joined = Object.hasOwn(out, name) ? out[name] + sep + value : value;
+  if (name === '__proto__') Object.defineProperty(out, name, { value: joined, enumerable: true, writable: true, configurable: true });
+  else out[name] = joined;
+}
+
 export function queryParams<S extends z.ZodType>(ctx: Ctx, schema: S): z.output<S> {
   const q = new URLSearchParams(ctx.rawQuery);
   return validate(schema, Object.fromEntries(q), 'query');

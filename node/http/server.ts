@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { OrvaError } from '../../protocol/errors.ts';
 import { requestId } from '../../protocol/ids.ts';
 import type { Principal } from '../auth/principal.ts';
-import type { Ctx, Reply, StreamSink } from './context.ts';
+import { addField, type Ctx, type Reply, type StreamSink } from './context.ts';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.ts';
 
 export type Handler = (ctx: Ctx) => Promise<Reply> | Reply;
@@ -37,9 +37,7 @@ class Exchange implements Ctx {
     req: HttpRequest,
     readonly log: Logger,
   ) {
-    req.forEach((k, v) => {
-      this.headers[k] = v;
-    });
+    req.forEach((k, v) => addField(this.headers, k, v, k === 'cookie' ? '; ' : ', '));
     this.method = req.getCaseSensitiveMethod().toUpperCase();
     this.path = req.getUrl();
     this.rawQuery = req.getQuery() ?? '';

@@ -11,7 +11,7 @@ import { uuidv7 } from '../../protocol/ids.ts';
 import type { InvokeEvent } from '../../protocol/worker-input.ts';
 import { checkSameOrigin, resolvePrincipal, SESSION_COOKIE } from '../auth/principal.ts';
 import type { ExecutionStatus } from '../executions/execution-log.ts';
-import type { Ctx, Reply } from '../http/context.ts';
+import { addField, type Ctx, type Reply } from '../http/context.ts';
 import type { Handler } from '../http/server.ts';
 import type { FunctionEntry } from '../registry.ts';
 import { RouteTable } from '../route-table.ts';
@@ -37,7 +37,7 @@ function handlerHeaders(headers: Record<string, string>, executionId: string, fu
       if (kept) out.cookie = kept;
       continue;
     }
-    out[k] = headers[k];
+    addField(out, k, headers[k], '');
   }
   out['x-orva-execution-id'] = executionId;
   out['x-orva-function-id'] = functionId;
@@ -61,7 +61,7 @@ const NO_QUERY: Record<string, string> = Object.freeze({});
 function queryObject(raw: string): Record<string, string> {
   if (raw === '') return NO_QUERY;
   const out: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(raw)) out[k] = out[k] === undefined ? v : `${out[k]},${v}`;
+  for (const [k, v] of new URLSearchParams(raw)) addField(out, k, v, ',');
   return out;
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { deployed, invoke } from '../helpers/functions.ts';
-import { call } from '../helpers/http.ts';
+import { call, rawHttp } from '../helpers/http.ts';
 import { type NodeHandle, startNode } from '../helpers/processes.ts';
 
 let node: NodeHandle;
@@ -74,6 +74,30 @@ for (const [runtime, code] of [['node', EVENT_ECHO_NODE], ['python', EVENT_ECHO_
     assert.equal(e.env.eid, r.headers.get('x-orva-execution-id'));
     assert.equal(e.env.ep, runtime === 'node' ? 'handler.js' : 'handler.py');
     assert.equal(e.env.custom, 'hi');
+  });
+
+  test(`invoke - a ${runtime} handler gets repeated headers and query keys joined, and names like constructor, toString or __proto__ as plain data`, async () => {
+    const id = await deployed(node, code, { runtime });
+    const r = await rawHttp(
+      Number(new URL(node.url).port),
+      [
+        `GET /fn/${id}/q?constructor=1&toString=2&__proto__=3&x=a&x=b HTTP/1.1`,
+        'Host: orva.test',
+        `X-Orva-API-Key: ${node.adminKey}`,
+        'X-Dup: one',
+        'X-Dup: two',
+        'Constructor: c',
+        'Cookie: a=1',
+        'Cookie: b=2',
+        'Connection: close',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    assert.equal(r.status, 200, r.text);
+    const { query, headers } = r.json;
+    for (const [k, v] of Object.entries({ constructor: '1', toString: '2', ['__proto__']: '3', x: 'a,b' })) assert.equal(Object.hasOwn(query, k) && query[k], v, `query ${k}`);
+    for (const [k, v] of Object.entries({ 'x-dup': 'one, two', constructor: 'c', cookie: 'a=1; b=2' })) assert.equal(Object.hasOwn(headers, k) && headers[k], v, `header ${k}`);
   });
 
   test(`invoke - a ${runtime} handler's AWS-shaped response sets status, headers and a binary body both ways`, async () => {
