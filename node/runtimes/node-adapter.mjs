@@ -167,8 +167,22 @@ function write(v) {
   }
 }
 
+// The node kills a worker whose frame is larger (protocol/frames.ts MAX_FRAME_BYTES).
+const MAX_FRAME = 16 * 1024 * 1024;
+
+// An answer (or error, or load error) too large to carry, as an error that fits: the call fails, the worker stays.
+function tooLarge(frame, size) {
+  const message = `the answer is ${size} bytes, over the ${MAX_FRAME} a call may return`;
+  const small = { type: frame.type === 'load-error' ? 'load-error' : 'error', name: 'RangeError', message, stack: `RangeError: ${message}\n` };
+  return frame.id === undefined ? small : { ...small, id: frame.id, logs: frame.logs };
+}
+
 function encodeFrame(frame) {
-  const n = sizeOf(frame);
+  let n = sizeOf(frame);
+  if (n > MAX_FRAME) {
+    frame = tooLarge(frame, n);
+    n = sizeOf(frame);
+  }
   out = Buffer.allocUnsafe(4 + n);
   out.writeUInt32BE(n, 0);
   pos = 4;

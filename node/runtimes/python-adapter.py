@@ -39,8 +39,23 @@ _pack = msgpack.Packer(unicode_errors='replace').pack
 _unpack = msgpack.unpackb
 
 
+# The node kills a worker whose frame is larger (protocol/frames.ts MAX_FRAME_BYTES).
+MAX_FRAME = 16 * 1024 * 1024
+
+
+def _too_large(frame, size):
+    """An answer (or exception, or load error) too large to carry, as an error that fits: the call fails, the worker stays."""
+    message = f'the answer is {size} bytes, over the {MAX_FRAME} a call may return'
+    small = {'type': 'load-error' if frame['type'] == 'load-error' else 'error', 'name': 'ValueError', 'message': message, 'stack': f'ValueError: {message}\n'}
+    if 'id' in frame:
+        small.update(id=frame['id'], logs=frame['logs'])
+    return small
+
+
 def send(frame):
     payload = _pack(frame)
+    if len(payload) > MAX_FRAME:
+        payload = _pack(_too_large(frame, len(payload)))
     data = memoryview(len(payload).to_bytes(4, 'big') + payload)
     while data:
         data = data[os.write(4, data):]

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { deployed, invoke } from '../helpers/functions.ts';
-import { call, rawHttp } from '../helpers/http.ts';
+import { call, errorCode, rawHttp } from '../helpers/http.ts';
 import { type NodeHandle, startNode } from '../helpers/processes.ts';
 
 let node: NodeHandle;
@@ -210,6 +210,27 @@ test('invoke - a node worker is paused between calls: an interval a call started
   const during = (await invoke(node, id, { path: '/?wait=1' })).json.ticks;
   assert.ok(during - idle >= 3, `the interval ran ${during - idle} times during a 100 ms call`);
 });
+
+const TOO_LARGE = {
+  node: `const worker = Math.random(); exports.handler = (e) => { if (e.body === 'big') return { statusCode: 200, body: Buffer.alloc(17 * 1024 * 1024, 97) }; if (e.body === 'throw') throw new Error('x'.repeat(17 * 1024 * 1024)); return { worker }; };`,
+  python: `import random\nworker = random.random()\ndef handler(e):\n    if e['body'] == 'big':\n        return {'statusCode': 200, 'body': 'a' * (17 * 1024 * 1024)}\n    if e['body'] == 'throw':\n        raise ValueError('x' * (17 * 1024 * 1024))\n    return {'worker': worker}\n`,
+};
+for (const runtime of ['node', 'python'] as const) {
+  test(`invoke - a ${runtime} answer or error over 16 MiB fails its call with 500 FUNCTION_ERROR and the worker keeps serving`, async () => {
+    const id = await deployed(node, TOO_LARGE[runtime], { runtime, memory_mb: 256 });
+    const worker = (await invoke(node, id, { rawBody: 'small' })).json.worker;
+    for (const body of ['big', 'throw']) {
+      const r = await invoke(node, id, { rawBody: body });
+      assert.equal(r.status, 500, r.text.slice(0, 200));
+      assert.equal(errorCode(r), 'FUNCTION_ERROR');
+      const logs = (await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}/logs`, { key: node.adminKey })).json.logs as string;
+      assert.match(logs, /over the 16777216 a call may return/);
+    }
+    const after = await invoke(node, id, { rawBody: 'small' });
+    assert.equal(after.status, 200);
+    assert.equal(after.json.worker, worker, 'the same worker served on');
+  });
+}
 
 test("invoke - a call's stdout/stderr output is capped in its logs, and the worker keeps serving", async () => {
   const id = await deployed(node, `const { writeSync } = require('node:fs'); exports.handler = () => { const line = 'y'.repeat(1023) + '\\n'; for (let i = 0; i < 1024; i++) writeSync(1, line); return 'done'; };`);
