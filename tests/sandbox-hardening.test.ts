@@ -19,6 +19,7 @@ import type { RuntimeName, SpawnSpec, WorkerProcess } from '../node/sandbox/driv
 import { BwrapDriver, NOFILE_LIMIT, PIDS_MAX } from '../node/sandbox/bwrap.ts';
 import { detectCgroups, ownerKey } from '../node/sandbox/cgroups.ts';
 import { MemoryBudget } from '../node/sandbox/memory-budget.ts';
+import { firstFrame } from './helpers/sandbox-start.ts';
 import { compileSeccomp, seccompCatalog } from '../node/sandbox/seccomp.ts';
 
 const driver = new BwrapDriver();
@@ -74,12 +75,6 @@ class W {
     return new Promise((resolve) => (this.#waiting = resolve));
   }
 
-  async ready(): Promise<this> {
-    const f = await this.next();
-    assert.equal(f?.type, 'ready', `not ready: ${JSON.stringify(f)} ${this.proc.outputTail}`);
-    return this;
-  }
-
   /** One call; the JSON body of an ok frame, or null when the worker died during it. */
   async call(query: Record<string, string> = {}): Promise<unknown> {
     this.proc.send({ type: 'invoke', id: String(++this.#seq), executionId: 'exec-h', event: { ...EVENT, query } });
@@ -95,7 +90,11 @@ class W {
   }
 }
 
-const start = (runtime: RuntimeName, source: string, over?: Partial<SpawnSpec>, d?: BwrapDriver) => new W(runtime, source, over, d).ready();
+async function start(runtime: RuntimeName, source: string, over?: Partial<SpawnSpec>, d?: BwrapDriver): Promise<W> {
+  const { w, first } = await firstFrame(() => new W(runtime, source, over, d));
+  assert.equal(first?.type, 'ready', `not ready: ${JSON.stringify(first)} ${w.proc.outputTail}`);
+  return w;
+}
 
 /** The worker's cgroup dir in one hierarchy, from /proc/<pid>/cgroup. */
 function cgroupDir(pid: number, controller: string): string {

@@ -10,6 +10,7 @@ import type { InvokeEvent } from '../protocol/worker-input.ts';
 import { parseWorkerOutput, type ErrorFrame, type OkFrame, type WorkerOutput } from '../protocol/worker-output.ts';
 import type { RuntimeName, SpawnSpec, WorkerProcess } from '../node/sandbox/driver.ts';
 import { BwrapDriver } from '../node/sandbox/bwrap.ts';
+import { firstFrame } from './helpers/sandbox-start.ts';
 
 const driver = new BwrapDriver();
 const dirs: string[] = [];
@@ -98,9 +99,8 @@ function spec(runtime: RuntimeName, dir: string, over: Partial<SpawnSpec> = {}):
 
 /** Starts a worker on `files` and waits for its ready frame. */
 async function ready(runtime: RuntimeName, files: Record<string, string>, over: Partial<SpawnSpec> = {}): Promise<TestWorker> {
-  const w = new TestWorker(spec(runtime, codeDir(files), over));
-  const first = await w.next();
-  assert.equal(first.type, 'ready', JSON.stringify(first));
+  const { w, first } = await firstFrame(() => new TestWorker(spec(runtime, codeDir(files), over)));
+  assert.equal(first?.type, 'ready', JSON.stringify(first));
   return w;
 }
 
@@ -450,8 +450,8 @@ describe('sandbox - isolation and lifecycle', () => {
         hostname: os.hostname(),
       });`;
     const dir = codeDir({ 'handler.js': probe });
-    const w = new TestWorker(spec('node', dir, { env: { SECRET_TOKEN: 's3cret-value' } }));
-    assert.equal((await w.next()).type, 'ready');
+    const { w, first } = await firstFrame(() => new TestWorker(spec('node', dir, { env: { SECRET_TOKEN: 's3cret-value' } })));
+    assert.equal(first?.type, 'ready');
     const r = (await w.json()) as Record<string, unknown>;
     await w.stop();
     assert.equal(r.writeCode, 'EROFS');
@@ -504,24 +504,21 @@ describe('sandbox - isolation and lifecycle', () => {
   });
 
   test('sandbox - a node syntax error gives a load-error frame and the worker exits non-zero', async () => {
-    const w = new TestWorker(spec('node', codeDir({ 'handler.js': 'exports.handler = (e) => {' })));
-    const f = await w.next();
+    const { w, first: f } = await firstFrame(() => new TestWorker(spec('node', codeDir({ 'handler.js': 'exports.handler = (e) => {' }))));
     assert.deepEqual([f.type, f.type === 'load-error' && f.name], ['load-error', 'SyntaxError']);
     const { code } = await w.exit;
     assert.notEqual(code, 0);
   });
 
   test('sandbox - a node module without a handler gives a load-error frame', async () => {
-    const w = new TestWorker(spec('node', codeDir({ 'handler.js': 'exports.other = 1;' })));
-    const f = await w.next();
+    const { w, first: f } = await firstFrame(() => new TestWorker(spec('node', codeDir({ 'handler.js': 'exports.other = 1;' }))));
     assert.equal(f.type, 'load-error');
     assert.match((f as { message: string }).message, /exports no handler/);
     assert.notEqual((await w.exit).code, 0);
   });
 
   test('sandbox - a python syntax error gives a load-error frame and the worker exits non-zero', async () => {
-    const w = new TestWorker(spec('python', codeDir({ 'handler.py': 'def handler(e)\n    return 1\n' })));
-    const f = await w.next();
+    const { w, first: f } = await firstFrame(() => new TestWorker(spec('python', codeDir({ 'handler.py': 'def handler(e)\n    return 1\n' }))));
     assert.deepEqual([f.type, f.type === 'load-error' && f.name], ['load-error', 'SyntaxError']);
     assert.notEqual((await w.exit).code, 0);
   });
