@@ -30,6 +30,8 @@ class Exchange implements Ctx {
   readonly nowMs = Date.now();
   aborted = false;
   done = false;
+  /** Its body is still arriving: no handler runs yet, so an abort now ends the request. */
+  reading = false;
   #remote: string | undefined;
 
   constructor(
@@ -114,6 +116,11 @@ export class HttpServer {
     const x = new Exchange(res, req, this.opts.log);
     res.onAborted(() => {
       x.aborted = true;
+      // A client gone mid-upload (or a body uWS refused to frame) never reaches run(), which would end it.
+      if (x.reading) {
+        x.reading = false;
+        this.finished();
+      }
     });
     this.inflight += 1;
     if (this.draining) {
@@ -156,13 +163,13 @@ export class HttpServer {
     const limit = this.opts.bodyLimitBytes;
     let chunks: Buffer[] | null = [];
     let size = 0;
-    let answered = false;
+    x.reading = true;
     x.res.onData((ab, isLast) => {
-      if (answered) return;
+      if (!x.reading) return;
       size += ab.byteLength;
       if (size > limit) {
         // Answer now but keep the connection: uWS drains the rest, so a client still uploading reads its 413.
-        answered = true;
+        x.reading = false;
         chunks = null;
         this.writeError(x, tooLarge(limit), false);
         this.finished();
@@ -174,7 +181,7 @@ export class HttpServer {
       chunks!.push(chunk);
       if (isLast) {
         x.body = chunks!.length === 1 ? chunks![0] : Buffer.concat(chunks!, size);
-        answered = true;
+        x.reading = false;
         void this.run(x, handler);
       }
     });
