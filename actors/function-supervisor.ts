@@ -148,14 +148,15 @@ export class FunctionSupervisor {
     this.maybeSpawn();
   }
 
-  /** Graceful: refuse new calls, let busy calls finish (up to graceMs), then kill everything. */
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * Graceful: refuse new calls and fail the queued ones with `reason`, let
+   * busy calls finish (up to graceMs), then kill everything.
+   */
+  async stop(graceMs: number, reason = new OrvaError('SHUTTING_DOWN', 'this node is shutting down')): Promise<void> {
     this.stopped = true;
     if (this.ticker !== null) this.d.clock.clearTimeout(this.ticker);
     if (this.expiry !== null) this.d.clock.clearTimeout(this.expiry);
-    for (const waiter of this.waiters.splice(0)) {
-      waiter.reject(new OrvaError('SHUTTING_DOWN', 'this node is shutting down'));
-    }
+    for (const waiter of this.waiters.splice(0)) waiter.reject(reason);
     for (const w of this.idle.splice(0)) w.kill();
     const deadline = this.d.clock.now() + graceMs;
     while (this.busy.size > 0 && this.d.clock.now() < deadline) await new Promise((r) => setTimeout(r, 20));

@@ -50,8 +50,9 @@ export class Pools {
     d.registry.onChange(({ id, before, after }) => {
       const sup = this.supervisors.get(id);
       if (!after) {
+        // Calls already running finish (their own timeout bounds them); queued ones find the function gone.
         this.supervisors.delete(id);
-        void sup?.stop(0);
+        void sup?.stop(before?.row.timeout_ms ?? 0, new OrvaError('NOT_FOUND', `function ${id} was deleted`, { function_id: id }));
       } else if (sup && before?.spawnKey !== after.spawnKey) sup.drain();
       else if (sup) sup.reconfigure();
       else this.prewarm(after);

@@ -156,7 +156,7 @@ export function invokeHandler(d: Services): { byId: Handler; byRoute: Handler } 
     const logs = result.kind === 'error' ? `${result.logs}${result.stack || `${result.name}: ${result.message}`}\n` : result.kind === 'crashed' ? `${result.logs}${result.detail}\n` : result.logs;
     const errorCode = reply.errorCode;
     const status: ExecutionStatus = result.kind === 'ok' ? (errorCode ? 'failed' : 'succeeded') : result.kind === 'error' ? 'failed' : result.kind === 'timeout' ? 'timeout' : 'crashed';
-    record(ctx, entry, executionId, started, status, reply.status ?? 200, lease.coldStart, reply.size, errorCode, logs);
+    record(ctx, entry, executionId, started, status, reply.error?.status ?? reply.status ?? 200, lease.coldStart, reply.size, errorCode, logs);
     if (reply.error) throw reply.error;
     return reply;
   }

@@ -127,6 +127,7 @@ for (const [runtime, code] of [['node', EVENT_ECHO_NODE], ['python', EVENT_ECHO_
     assert.match(logs.json.logs, /boom secret detail/);
     const exec = await call(node.url, 'GET', `/api/v1/executions/${execId}`, { key: node.adminKey });
     assert.equal(exec.json.status, 'failed');
+    assert.equal(exec.json.http_status, 500);
     assert.equal(exec.json.error_code, 'FUNCTION_ERROR');
     assert.equal(exec.json.fault, 'function');
   });

@@ -65,9 +65,26 @@ test('pool - a worker that dies mid-call gives 502 WORKER_CRASHED and the next c
   assert.equal(next.json, 'fine');
   const exec = await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}`, { key: node.adminKey });
   assert.equal(exec.json.status, 'crashed');
+  assert.equal(exec.json.http_status, 502, 'the record has the status the caller got');
   // What it wrote on its way down, then why it ended.
   const logs = await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}/logs`, { key: node.adminKey });
   assert.match(logs.json.logs, /last words\n[^]*worker exited \(code 3/);
+});
+
+test('pool - deleting a function lets its running calls finish; later calls answer 404', async () => {
+  const id = await deployed(node, `exports.handler = async (e) => { if (e.body === 'slow') await new Promise((r) => setTimeout(r, 3000)); return 'done'; };`);
+  await Promise.all([1, 2, 3].map(() => invoke(node, id, { rawBody: 'slow' })));
+  const running = [1, 2, 3].map(() => invoke(node, id, { rawBody: 'slow' }));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await call(node.url, 'DELETE', `/api/v1/functions/${id}`, { key: node.adminKey })).status, 200);
+  const answers = await Promise.all(running);
+  assert.deepEqual(answers.map((r) => [r.status, r.json]), [[200, 'done'], [200, 'done'], [200, 'done']]);
+  const gone = await invoke(node, id);
+  assert.equal(gone.status, 404);
+  for (const r of answers) {
+    const exec = await call(node.url, 'GET', `/api/v1/executions/${r.headers.get('x-orva-execution-id')}`, { key: node.adminKey });
+    assert.deepEqual([exec.json.status, exec.json.http_status], ['succeeded', 200]);
+  }
 });
 
 test('pool - a handler past timeout_ms gives 504 TIMEOUT and the pool recovers', async () => {
@@ -78,6 +95,8 @@ test('pool - a handler past timeout_ms gives 504 TIMEOUT and the pool recovers',
   // The adapter's own capture dies with the worker; what reached the worker's stdout survives.
   const logs = await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}/logs`, { key: node.adminKey });
   assert.equal(logs.json.logs, 'still spinning\n');
+  const exec = await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}`, { key: node.adminKey });
+  assert.deepEqual([exec.json.status, exec.json.http_status, exec.json.error_code], ['timeout', 504, 'TIMEOUT']);
   const next = await invoke(node, id, { rawBody: 'ok' });
   assert.equal(next.status, 200);
   assert.equal(next.json, 'quick');
