@@ -37,7 +37,7 @@ function handlerHeaders(headers: Record<string, string>, executionId: string, fu
       if (kept) out.cookie = kept;
       continue;
     }
-    addField(out, k, headers[k], '');
+    addField(out, k, headers[k], ''); // names are unique by now: this only keeps a "__proto__" one as data
   }
   out['x-orva-execution-id'] = executionId;
   out['x-orva-function-id'] = functionId;
