@@ -132,7 +132,8 @@ def _failure(e):
 
 
 def _json(v):
-    return json.dumps(v, separators=(',', ':'), ensure_ascii=False).encode()
+    # NaN and Infinity would come out as bare NaN/Infinity: not JSON, so the call fails instead.
+    return json.dumps(v, separators=(',', ':'), ensure_ascii=False, allow_nan=False).encode()
 
 
 def _is_number(v):

@@ -212,6 +212,22 @@ test('invoke - a node worker is paused between calls: an interval a call started
   assert.ok(during - idle >= 3, `the interval ran ${during - idle} times during a 100 ms call`);
 });
 
+test('invoke - a JSON body is always JSON: NaN and Infinity fail a python call with 500 FUNCTION_ERROR, and a node one answers null as JSON.stringify does', async () => {
+  const py = await deployed(node, `def handler(e):\n    return {"score": float(e["body"])}\n`, { runtime: 'python' });
+  for (const value of ['nan', 'inf', '-inf']) {
+    const r = await invoke(node, py, { rawBody: value });
+    assert.equal(r.status, 500, `${value}: ${r.text}`);
+    assert.equal(errorCode(r), 'FUNCTION_ERROR');
+    const logs = (await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}/logs`, { key: node.adminKey })).json.logs as string;
+    assert.match(logs, /not JSON compliant/);
+  }
+  const ok = await invoke(node, py, { rawBody: '1.5' });
+  assert.deepEqual([ok.status, ok.json], [200, { score: 1.5 }]);
+  const js = await deployed(node, `exports.handler = async (e) => ({ score: Number(e.body) / 0 - Infinity });`);
+  const r = await invoke(node, js, { rawBody: '1' });
+  assert.deepEqual([r.status, r.text], [200, '{"score":null}']);
+});
+
 const TOO_LARGE = {
   node: `const worker = Math.random(); exports.handler = (e) => { if (e.body === 'big') return { statusCode: 200, body: Buffer.alloc(17 * 1024 * 1024, 97) }; if (e.body === 'throw') throw new Error('x'.repeat(17 * 1024 * 1024)); return { worker }; };`,
   python: `import random\nworker = random.random()\ndef handler(e):\n    if e['body'] == 'big':\n        return {'statusCode': 200, 'body': 'a' * (17 * 1024 * 1024)}\n    if e['body'] == 'throw':\n        raise ValueError('x' * (17 * 1024 * 1024))\n    return {'worker': worker}\n`,
