@@ -274,7 +274,8 @@ export class HttpServer {
       res.writeHeader('content-type', 'application/json');
       if (e.retryAfterS !== undefined) res.writeHeader('retry-after', String(e.retryAfterS));
       if (e.code === 'METHOD_NOT_ALLOWED' && Array.isArray(e.details?.allow)) res.writeHeader('allow', (e.details.allow as string[]).join(', '));
-      res.end(body, closeConnection);
+      // No body to HEAD (a client would read one as the next response); uWS v20.30's endWithoutBody stalls the connection.
+      res.end(x.method === 'HEAD' ? '' : body, closeConnection);
     });
   }
 }

@@ -228,6 +228,26 @@ test('invoke - a JSON body is always JSON: NaN and Infinity fail a python call w
   assert.deepEqual([r.status, r.text], [200, '{"score":null}']);
 });
 
+test('invoke - HEAD gets the status and headers without a body, an error too, and the connection serves on', async () => {
+  const id = await deployed(node, `exports.handler = async () => 'x'.repeat(10);`, { auth_mode: 'none' });
+  const { connect } = await import('node:net');
+  const sock = connect(node.port, '127.0.0.1');
+  let raw = '';
+  sock.on('data', (d) => (raw += d));
+  const answer = async (request: string, done: RegExp) => {
+    raw = '';
+    sock.write(request);
+    while (!done.test(raw)) await new Promise((r) => setTimeout(r, 20));
+    return raw;
+  };
+  // One request at a time on one connection: a body after a HEAD answer would be read as the start of the next response.
+  assert.match(await answer(`HEAD /fn/${id} HTTP/1.1\r\nHost: x\r\n\r\n`, /\r\n\r\n/), /^HTTP\/1\.1 200 [^]*x-orva-execution-id: [^]*\r\n\r\n$/);
+  assert.match(await answer(`GET /api/v1/system/health HTTP/1.1\r\nHost: x\r\n\r\n`, /\{"status":"ok"\}/), /^HTTP\/1\.1 200 [^]*\r\n\r\n\{"status":"ok"\}$/);
+  assert.match(await answer(`HEAD /fn/no-such-function HTTP/1.1\r\nHost: x\r\n\r\n`, /\r\n\r\n/), /^HTTP\/1\.1 404 [^]*\r\n\r\n$/);
+  assert.match(await answer(`GET /api/v1/system/health HTTP/1.1\r\nHost: x\r\n\r\n`, /\{"status":"ok"\}/), /^HTTP\/1\.1 200 [^]*\r\n\r\n\{"status":"ok"\}$/, 'no stray error body before it');
+  sock.destroy();
+});
+
 const TOO_LARGE = {
   node: `const worker = Math.random(); exports.handler = (e) => { if (e.body === 'big') return { statusCode: 200, body: Buffer.alloc(17 * 1024 * 1024, 97) }; if (e.body === 'throw') throw new Error('x'.repeat(17 * 1024 * 1024)); return { worker }; };`,
   python: `import random\nworker = random.random()\ndef handler(e):\n    if e['body'] == 'big':\n        return {'statusCode': 200, 'body': 'a' * (17 * 1024 * 1024)}\n    if e['body'] == 'throw':\n        raise ValueError('x' * (17 * 1024 * 1024))\n    return {'worker': worker}\n`,
