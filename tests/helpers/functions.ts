@@ -54,3 +54,17 @@ export async function deployed(node: NodeHandle, code: string, opts: FnOptions =
 export function invoke(node: NodeHandle, fnId: string, opts: { method?: string; path?: string; body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; key?: string } = {}): Promise<CallResult> {
   return call(node.url, opts.method ?? 'POST', `/fn/${fnId}${opts.path ?? ''}`, { key: opts.key ?? node.adminKey, body: opts.body, rawBody: opts.rawBody, headers: opts.headers });
 }
+
+/** The execution a call made: from its answer's header, or an error envelope's details. */
+export function executionIdOf(r: CallResult): string {
+  const id = r.headers.get('x-orva-execution-id') ?? r.json?.error?.details?.execution_id;
+  assert.ok(id, `no execution id in ${r.status} ${r.text.slice(0, 200)}`);
+  return id;
+}
+
+/** GET /executions/{id}/logs: `{ execution_id, logs, logs_dropped }`. */
+export async function executionLogs(node: NodeHandle, executionId: string): Promise<{ execution_id: string; logs: string; logs_dropped: boolean }> {
+  const r = await call(node.url, 'GET', `/api/v1/executions/${executionId}/logs`, { key: node.adminKey });
+  assert.equal(r.status, 200, r.text);
+  return r.json;
+}

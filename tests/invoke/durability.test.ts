@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deployed, invoke } from '../helpers/functions.ts';
+import { deployed, executionLogs, invoke } from '../helpers/functions.ts';
 import { call } from '../helpers/http.ts';
 import { startNode } from '../helpers/processes.ts';
 
@@ -39,9 +39,8 @@ test('executions - a node keeps at most ORVA_EXECUTION_LOGS_MAX_MB of logs, drop
   const id = await deployed(node, `exports.handler = async () => { console.log('x'.repeat(200 * 1024)); return 'ok'; };`);
   const ids: string[] = [];
   for (let i = 0; i < 6; i++) ids.push((await invoke(node, id)).headers.get('x-orva-execution-id')!);
-  const logsOf = async (e: string) => (await call(node.url, 'GET', `/api/v1/executions/${e}/logs`, { key: node.adminKey })).json as { logs: string; logs_dropped: boolean };
-  assert.deepEqual(await logsOf(ids[0]), { execution_id: ids[0], logs: '', logs_dropped: true }, 'the oldest logs went, and the answer says so');
-  const newest = await logsOf(ids[5]);
+  assert.deepEqual(await executionLogs(node, ids[0]), { execution_id: ids[0], logs: '', logs_dropped: true }, 'the oldest logs went, and the answer says so');
+  const newest = await executionLogs(node, ids[5]);
   assert.equal(newest.logs.length, 200 * 1024 + 1);
   assert.equal(newest.logs_dropped, false);
   const record = await call(node.url, 'GET', `/api/v1/executions/${ids[0]}`, { key: node.adminKey });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { deployed, invoke } from '../helpers/functions.ts';
+import { deployed, executionIdOf, executionLogs, invoke } from '../helpers/functions.ts';
 import { call, errorCode, rawHttp } from '../helpers/http.ts';
 import { type NodeHandle, startNode } from '../helpers/processes.ts';
 
@@ -122,9 +122,9 @@ for (const [runtime, code] of [['node', EVENT_ECHO_NODE], ['python', EVENT_ECHO_
     assert.equal(r.json.error.code, 'FUNCTION_ERROR');
     assert.doesNotMatch(r.text, /boom secret detail/);
     const execId = r.json.error.details.execution_id;
-    const logs = await call(node.url, 'GET', `/api/v1/executions/${execId}/logs`, { key: node.adminKey });
-    assert.match(logs.json.logs, /before the throw/);
-    assert.match(logs.json.logs, /boom secret detail/);
+    const logs = await executionLogs(node, execId);
+    assert.match(logs.logs, /before the throw/);
+    assert.match(logs.logs, /boom secret detail/);
     const exec = await call(node.url, 'GET', `/api/v1/executions/${execId}`, { key: node.adminKey });
     assert.equal(exec.json.status, 'failed');
     assert.equal(exec.json.http_status, 500);
@@ -143,7 +143,7 @@ for (const [runtime, code] of [['node', EVENT_ECHO_NODE], ['python', EVENT_ECHO_
       ids.push(r.headers.get('x-orva-execution-id')!);
     }
     for (const [i, tag] of ['one', 'two'].entries()) {
-      const logs = (await call(node.url, 'GET', `/api/v1/executions/${ids[i]}/logs`, { key: node.adminKey })).json.logs;
+      const logs = (await executionLogs(node, ids[i])).logs;
       assert.match(logs, new RegExp(`out-${tag}`));
       assert.match(logs, new RegExp(`err-${tag}`));
       assert.match(logs, new RegExp(`raw-${tag}`));
@@ -164,7 +164,7 @@ for (const [runtime, code] of [['node', EVENT_ECHO_NODE], ['python', EVENT_ECHO_
       ids.push(r.headers.get('x-orva-execution-id')!);
     }
     for (const [i, tag] of ['one', 'two'].entries()) {
-      const logs = (await call(node.url, 'GET', `/api/v1/executions/${ids[i]}/logs`, { key: node.adminKey })).json.logs;
+      const logs = (await executionLogs(node, ids[i])).logs;
       for (const what of ['fd1', 'fd2', 'child']) assert.match(logs, new RegExp(`${what}-${tag}\n`));
       assert.doesNotMatch(logs, new RegExp(tag === 'one' ? 'two' : 'one'), 'logs are per invocation');
     }
@@ -218,7 +218,7 @@ test('invoke - a JSON body is always JSON: NaN and Infinity fail a python call w
     const r = await invoke(node, py, { rawBody: value });
     assert.equal(r.status, 500, `${value}: ${r.text}`);
     assert.equal(errorCode(r), 'FUNCTION_ERROR');
-    const logs = (await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}/logs`, { key: node.adminKey })).json.logs as string;
+    const { logs } = await executionLogs(node, executionIdOf(r));
     assert.match(logs, /not JSON compliant/);
   }
   const ok = await invoke(node, py, { rawBody: '1.5' });
@@ -260,7 +260,7 @@ for (const runtime of ['node', 'python'] as const) {
       const r = await invoke(node, id, { rawBody: body });
       assert.equal(r.status, 500, r.text.slice(0, 200));
       assert.equal(errorCode(r), 'FUNCTION_ERROR');
-      const logs = (await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}/logs`, { key: node.adminKey })).json.logs as string;
+      const { logs } = await executionLogs(node, executionIdOf(r));
       assert.match(logs, /over the 16777216 a call may return/);
     }
     const after = await invoke(node, id, { rawBody: 'small' });
@@ -274,7 +274,7 @@ test("invoke - a call's stdout/stderr output is capped in its logs, and the work
   for (let i = 0; i < 2; i++) {
     const r = await invoke(node, id);
     assert.equal(r.status, 200, r.text);
-    const logs = (await call(node.url, 'GET', `/api/v1/executions/${r.headers.get('x-orva-execution-id')}/logs`, { key: node.adminKey })).json.logs as string;
+    const { logs } = await executionLogs(node, executionIdOf(r));
     assert.ok(logs.endsWith('[orva: output truncated]\n'), logs.slice(-80));
     assert.equal(logs.length, 256 * 1024 + '\n[orva: output truncated]\n'.length);
   }

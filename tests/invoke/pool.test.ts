@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createFn, deploy, deployed, invoke, waitDeployment } from '../helpers/functions.ts';
+import { createFn, deploy, deployed, executionIdOf, executionLogs, invoke, waitDeployment } from '../helpers/functions.ts';
 import { call } from '../helpers/http.ts';
 import { type NodeHandle, startNode } from '../helpers/processes.ts';
 
@@ -67,8 +67,8 @@ test('pool - a worker that dies mid-call gives 502 WORKER_CRASHED and the next c
   assert.equal(exec.json.status, 'crashed');
   assert.equal(exec.json.http_status, 502, 'the record has the status the caller got');
   // What it wrote on its way down, then why it ended.
-  const logs = await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}/logs`, { key: node.adminKey });
-  assert.match(logs.json.logs, /last words\n[^]*worker exited \(code 3/);
+  const logs = await executionLogs(node, executionIdOf(r));
+  assert.match(logs.logs, /last words\n[^]*worker exited \(code 3/);
 });
 
 test('pool - deleting a function lets its running calls finish; later calls answer 404', async () => {
@@ -93,8 +93,8 @@ test('pool - a handler past timeout_ms gives 504 TIMEOUT and the pool recovers',
   assert.equal(r.status, 504);
   assert.equal(r.json.error.code, 'TIMEOUT');
   // The adapter's own capture dies with the worker; what reached the worker's stdout survives.
-  const logs = await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}/logs`, { key: node.adminKey });
-  assert.equal(logs.json.logs, 'still spinning\n');
+  const logs = await executionLogs(node, executionIdOf(r));
+  assert.equal(logs.logs, 'still spinning\n');
   const exec = await call(node.url, 'GET', `/api/v1/executions/${r.json.error.details.execution_id}`, { key: node.adminKey });
   assert.deepEqual([exec.json.status, exec.json.http_status, exec.json.error_code], ['timeout', 504, 'TIMEOUT']);
   const next = await invoke(node, id, { rawBody: 'ok' });
