@@ -74,6 +74,8 @@ export interface SupervisorDeps {
   onEvent: (e: PoolEvent) => void;
 }
 
+const shuttingDown = () => new OrvaError('SHUTTING_DOWN', 'this node is shutting down');
+
 export class FunctionSupervisor {
   private readonly idle: Worker[] = [];
   private readonly busy = new Set<Worker>();
@@ -102,7 +104,7 @@ export class FunctionSupervisor {
   }
 
   acquire(): Promise<Lease> {
-    if (this.stopped) return Promise.reject(new OrvaError('SHUTTING_DOWN', 'this node is shutting down'));
+    if (this.stopped) return Promise.reject(shuttingDown());
     const w = this.idle.pop();
     if (w) {
       this.busy.add(w);
@@ -152,7 +154,7 @@ export class FunctionSupervisor {
    * Graceful: refuse new calls and fail the queued ones with `reason`, let
    * busy calls finish (up to graceMs), then kill everything.
    */
-  async stop(graceMs: number, reason = new OrvaError('SHUTTING_DOWN', 'this node is shutting down')): Promise<void> {
+  async stop(graceMs: number, reason = shuttingDown()): Promise<void> {
     this.stopped = true;
     if (this.ticker !== null) this.d.clock.clearTimeout(this.ticker);
     if (this.expiry !== null) this.d.clock.clearTimeout(this.expiry);
