@@ -39,6 +39,16 @@ const QUICK = process.argv.includes('--quick');
 
 const CONCURRENCY = [1, 32, 128];
 const WARMUP_S = 1;
+/**
+ * Before the first round, each target serves this long at the highest
+ * concurrency, unmeasured. Orva's pools start with the one worker the deploy
+ * check woke and grow to their ceiling under load, and calls stay slower for
+ * about five seconds after that (1-s points from a fresh deploy: p99 48, 8,
+ * 5.9, 6.8, 5.7 ms, then 3.7–4.9). Without this, round 1 at c=32 measured
+ * that ramp (p99 5.7–7.2 ms in five of five runs, 3.4 ms once warmed up),
+ * not a warm pool.
+ */
+const PREWARM_S = QUICK ? 3 : 8;
 const MEASURE_S = QUICK ? 2 : 4;
 /**
  * Every target is measured once per round, targets interleaved point by
@@ -507,7 +517,7 @@ function markdown(rep: Report): string {
   const L: string[] = [];
   const m = rep.machine;
   L.push('# Orva invoke benchmark', '');
-  L.push(`${new Date().toISOString()} · ${m.cpus} × ${m.model} · Node ${m.node} · ${m.wrk} · ${m.measureSeconds} s per point after a ${WARMUP_S} s warm-up, ${m.rounds} interleaved round${m.rounds === 1 ? '' : 's'} · pool ${m.poolWorkers} workers (Orva and relay)`, '');
+  L.push(`${new Date().toISOString()} · ${m.cpus} × ${m.model} · Node ${m.node} · ${m.wrk} · ${m.measureSeconds} s per point after a ${WARMUP_S} s warm-up, ${m.rounds} interleaved round${m.rounds === 1 ? '' : 's'} after ${PREWARM_S} s of unmeasured load on each target · pool ${m.poolWorkers} workers (Orva and relay)`, '');
   L.push(`wrk runs on the same ${m.cpus} cores as the server (-t1 at c=1, -t2 above), so every figure is load generator + server sharing the machine. POST with a 16-byte JSON body; Orva calls carry the admin API key.`, '');
   L.push('## Warm invoke', '');
   L.push('Each row is the round with the median req/s; the last column lists every round\'s req/s, in order.', '');
@@ -622,6 +632,8 @@ async function main(): Promise<void> {
       }
     });
 
+    console.error(`warming every target up: ${PREWARM_S} s at c=${Math.max(...CONCURRENCY)}, not measured`);
+    for (const t of targets) await attempt(`${t.name} warm-up`, async () => void (await wrk(t.url, Math.max(...CONCURRENCY), PREWARM_S, t.key)));
     for (let round = 0; round < ROUNDS; round++) {
       console.error(`round ${round + 1} of ${ROUNDS}`);
       for (const c of CONCURRENCY) {
