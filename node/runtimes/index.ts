@@ -49,7 +49,7 @@ export const RUNTIMES: Readonly<Record<RuntimeName, Runtime>> = {
       // The heap stops at the budget with a "heap out of memory" crash the node can report, not a silent kill.
       `--max-old-space-size=${spec.memoryMb}`,
       // V8's memory reducer schedules full collections for a few seconds after allocation stops; a
-      // worker paused between calls runs them when calls come back, inside those calls. Without it,
+      // worker paused between calls can only run them once calls come back. Without it,
       // c=32 after a minute's pause had a lower p99 in 9 of 10 paired rounds (median 4.7 against
       // 5.3 ms), and idle workers' RSS was the same (48 MB each, 40 s after load).
       '--no-memory-reducer',

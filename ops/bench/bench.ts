@@ -632,8 +632,13 @@ async function main(): Promise<void> {
       }
     });
 
-    console.error(`warming every target up: ${PREWARM_S} s at c=${Math.max(...CONCURRENCY)}, not measured`);
-    for (const t of targets) await attempt(`${t.name} warm-up`, async () => void (await wrk(t.url, Math.max(...CONCURRENCY), PREWARM_S, t.key)));
+    const prewarmC = Math.max(...CONCURRENCY);
+    console.error(`warming every target up: ${PREWARM_S} s at c=${prewarmC}, not measured`);
+    for (const t of targets) {
+      await attempt(`${t.name} warm-up`, async () => {
+        await wrk(t.url, prewarmC, PREWARM_S, t.key);
+      });
+    }
     for (let round = 0; round < ROUNDS; round++) {
       console.error(`round ${round + 1} of ${ROUNDS}`);
       for (const c of CONCURRENCY) {
