@@ -61,6 +61,8 @@ const COLD_SAMPLES = QUICK ? 5 : 15;
 const DEPLOY_SAMPLES = QUICK ? 1 : 3;
 /** Same ceiling for the Orva node and the relay (Orva's default, set explicitly). */
 const POOL_WORKERS = 8;
+/** Every server runs with the node flags `npm start` gives the node (package.json), so the bench measures what users run. */
+const NODE_FLAGS = startScriptFlags();
 
 const BARE = 'bare uWS';
 const RELAY = 'relay (floor)';
@@ -119,6 +121,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function startScriptFlags(): string[] {
+  const script: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
+  const m = /\bnode ((?:--\S+ )*)--import tsx node\/main\.ts/.exec(script);
+  if (!m) throw new Error(`cannot read the node's flags from the start script: ${script}`);
+  return m[1]!.split(' ').filter(Boolean);
+}
+
 function tempDir(tag: string): string {
   const d = mkdtempSync(join(tmpdir(), `orva-bench-${tag}-`));
   tempDirs.add(d);
@@ -128,7 +137,7 @@ function tempDir(tag: string): string {
 
 /** Start a reference server (prints `listening <port>`) and wait for it. */
 async function startReference(script: string, args: string[]): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = start(process.execPath, ['--import', 'tsx', join(HERE, script), '0', ...args]);
+  const proc = start(process.execPath, [...NODE_FLAGS, '--import', 'tsx', join(HERE, script), '0', ...args]);
   let out = '';
   const port = await new Promise<number>((res, rej) => {
     const t = setTimeout(() => rej(new Error(`${script} not listening in 20 s: ${out}`)), 20_000);
@@ -349,7 +358,7 @@ async function startOrva(): Promise<Orva> {
     ORVA_POOL_MAX_WORKERS: String(POOL_WORKERS),
   };
   const profArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profile')}`] : [];
-  const proc = start(process.execPath, [...profArgs, '--import', 'tsx', join(ROOT, 'node/main.ts')], { env });
+  const proc = start(process.execPath, [...NODE_FLAGS, ...profArgs, '--import', 'tsx', join(ROOT, 'node/main.ts')], { env });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -470,7 +479,7 @@ function pct(xs: number[], p: number): number {
 // ---- report
 
 interface Report {
-  machine: { cpus: number; model: string; node: string; measureSeconds: number; rounds: number; poolWorkers: number; wrk: string; backgroundLoad: number };
+  machine: { cpus: number; model: string; node: string; measureSeconds: number; rounds: number; poolWorkers: number; nodeFlags: string[]; wrk: string; backgroundLoad: number };
   /** Per target and concurrency: the median round. */
   load: Record<string, Record<number, WrkResult>>;
   /** Per target and concurrency: every round, in round order. */
@@ -517,7 +526,7 @@ function markdown(rep: Report): string {
   const L: string[] = [];
   const m = rep.machine;
   L.push('# Orva invoke benchmark', '');
-  L.push(`${new Date().toISOString()} · ${m.cpus} × ${m.model} · Node ${m.node} · ${m.wrk} · ${m.measureSeconds} s per point after a ${WARMUP_S} s warm-up, ${m.rounds} interleaved round${m.rounds === 1 ? '' : 's'} after ${PREWARM_S} s of unmeasured load on each target · pool ${m.poolWorkers} workers (Orva and relay)`, '');
+  L.push(`${new Date().toISOString()} · ${m.cpus} × ${m.model} · Node ${m.node} · ${m.wrk} · ${m.measureSeconds} s per point after a ${WARMUP_S} s warm-up, ${m.rounds} interleaved round${m.rounds === 1 ? '' : 's'} after ${PREWARM_S} s of unmeasured load on each target · pool ${m.poolWorkers} workers (Orva and relay) · every server runs with \`npm start\`'s node flags: ${m.nodeFlags.join(' ') || 'none'}`, '');
   L.push(`wrk runs on the same ${m.cpus} cores as the server (-t1 at c=1, -t2 above), so every figure is load generator + server sharing the machine. POST with a 16-byte JSON body; Orva calls carry the admin API key.`, '');
   L.push('## Warm invoke', '');
   L.push('Each row is the round with the median req/s; the last column lists every round\'s req/s, in order.', '');
@@ -573,7 +582,7 @@ async function main(): Promise<void> {
   if (PROFILE) rmSync(join(RESULTS, 'profile'), { recursive: true, force: true });
 
   const rep: Report = {
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', node: process.version, measureSeconds: MEASURE_S, rounds: ROUNDS, poolWorkers: POOL_WORKERS, wrk: wrkVersion, backgroundLoad: await backgroundLoad() },
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', node: process.version, measureSeconds: MEASURE_S, rounds: ROUNDS, poolWorkers: POOL_WORKERS, nodeFlags: NODE_FLAGS, wrk: wrkVersion, backgroundLoad: await backgroundLoad() },
     load: {},
     rounds: {},
     cold: {},
