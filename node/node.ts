@@ -227,10 +227,9 @@ export class OrvaNode {
       case 'deployment.rollback': {
         const dep = s.store.deployment(cmd.id);
         if (!dep) return;
-        if (cmd.type === 'deployment.finish' || cmd.type === 'deployment.rollback') {
-          s.registry.refresh(dep.function_id);
-          void this.removePruned(dep.function_id);
-        }
+        // A deployment's start and end change its function's status; its end, the active version too.
+        if (cmd.type !== 'deployment.progress') s.registry.refresh(dep.function_id);
+        if (cmd.type === 'deployment.finish' || cmd.type === 'deployment.rollback') void this.removePruned(dep.function_id);
         s.events.emit({ type: 'deployment', deployment: dep });
         return;
       }

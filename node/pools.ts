@@ -12,7 +12,7 @@ import type { FunctionEntry, FunctionRegistry } from './registry.ts';
 import type { SandboxDriver, SpawnSpec } from './sandbox/driver.ts';
 import { type SecretBox, secretSlot } from './secret-box.ts';
 import type { Store } from './store/store.ts';
-import type { PoolConfig } from '../protocol/schemas.ts';
+import { type PoolConfig, SIGNING_SECRET } from '../protocol/schemas.ts';
 
 /** The worker spec of a function, minus where its code lives. */
 export function spawnSpecOf(entry: FunctionEntry): Omit<SpawnSpec, 'codeDir'> {
@@ -106,7 +106,8 @@ export class Pools {
       minWarm: c.scale_to_zero ? c.min_warm : Math.max(c.min_warm, 1),
       targetConcurrency: c.target_concurrency,
       idleTtlMs: c.idle_ttl_seconds * 1000,
-      queueTimeoutMs: this.d.queue.timeoutMs,
+      // A caller never waits in the queue longer than the function may run.
+      queueTimeoutMs: Math.min(this.d.queue.timeoutMs, this.d.registry.get(functionId)?.row.timeout_ms ?? Infinity),
       queueMax: this.d.queue.max,
     };
   }
@@ -117,7 +118,10 @@ export class Pools {
     if (!entry?.row.code_hash) throw new OrvaError('NOT_FOUND', `function ${functionId} has no active version`);
     const codeDir = await this.d.artifacts.materialize(functionId, entry.row.code_hash);
     const spec = spawnSpecOf(entry);
-    for (const s of this.d.store.secrets(functionId)) spec.env[s.key] = this.d.secretBox.decrypt(secretSlot(functionId, s.key), s.ciphertext);
+    for (const s of this.d.store.secrets(functionId)) {
+      // It verifies callers at the ingress; the handler has no use for it.
+      if (s.key !== SIGNING_SECRET) spec.env[s.key] = this.d.secretBox.decrypt(secretSlot(functionId, s.key), s.ciphertext);
+    }
     return { ...spec, codeDir };
   }
 }

@@ -5,7 +5,7 @@
  * whether what a worker is spawned from changed (so pools drain).
  */
 import { createHash } from 'node:crypto';
-import type { PoolConfig } from '../protocol/schemas.ts';
+import { type PoolConfig, SIGNING_SECRET } from '../protocol/schemas.ts';
 import type { Store } from './store/store.ts';
 import type { FunctionRow } from './store/rows.ts';
 
@@ -16,17 +16,21 @@ export interface FunctionEntry {
   spawnKey: string;
   /** The stored pool_config row, if any; defaults apply otherwise. */
   pool: PoolConfig | undefined;
+  /** Ciphertext of the ORVA_SIGNING_SECRET secret, which `auth_mode: signed` calls are verified with. */
+  signingSecret: string | undefined;
 }
 
 export type RegistryChange = { id: string; before: FunctionEntry | undefined; after: FunctionEntry | undefined };
 
 function entryOf(store: Store, row: FunctionRow): FunctionEntry {
-  // Ciphertexts change on every upsert (fresh IV), so any secret change drains.
-  const secrets = store.secrets(row.id).map((s) => [s.key, s.ciphertext]);
+  // Ciphertexts change on every upsert (fresh IV), so any change of a secret workers get drains.
+  const rows = store.secrets(row.id);
+  const secrets = rows.filter((s) => s.key !== SIGNING_SECRET).map((s) => [s.key, s.ciphertext]);
   const spawnKey = createHash('sha256')
     .update(JSON.stringify([row.code_hash, row.runtime, row.entrypoint, row.env_vars, row.memory_mb, row.cpus, row.network_mode, secrets]))
     .digest('hex');
-  return { row, env: JSON.parse(row.env_vars) as Record<string, string>, spawnKey, pool: store.poolConfig(row.id) };
+  const signingSecret = rows.find((s) => s.key === SIGNING_SECRET)?.ciphertext;
+  return { row, env: JSON.parse(row.env_vars) as Record<string, string>, spawnKey, pool: store.poolConfig(row.id), signingSecret };
 }
 
 export class FunctionRegistry {

@@ -56,6 +56,8 @@ export type MetaCommand =
       function_id: string;
       /** The version to activate again; must not be pruned. */
       code_hash: string;
+      /** The deployment rolled back to: its configuration snapshot is restored with the code. */
+      parent_deployment_id: string;
       node: string;
       keep_versions: number;
       at: string;

@@ -71,6 +71,12 @@ const envVars = z
   )
   .refine((r) => Object.keys(r).length <= FUNCTION_LIMITS.env_vars.maxEntries, `at most ${FUNCTION_LIMITS.env_vars.maxEntries} variables`);
 
+/** A function's lifecycle as `status` reports it; `inactive` is the operator's. */
+export const FUNCTION_STATUSES = ['created', 'building', 'active', 'error', 'inactive'] as const;
+export type FunctionStatus = (typeof FUNCTION_STATUSES)[number];
+
+const RATE_LIMIT_MAX = 1_000_000;
+
 const L = FUNCTION_LIMITS;
 const fields = {
   name: functionName,
@@ -81,7 +87,10 @@ const fields = {
   timeout_ms: z.number().int().min(L.timeout_ms.min).max(L.timeout_ms.max),
   env_vars: envVars,
   network_mode: z.enum(['none', 'egress']),
-  auth_mode: z.enum(['platform_key', 'none']),
+  auth_mode: z.enum(['platform_key', 'none', 'signed']),
+  /** Calls per minute per client address on each node; null (or absent) is unlimited. */
+  rate_limit_per_min: z.number().int().min(1).max(RATE_LIMIT_MAX).nullable(),
+  /** What an operator may set: `inactive` stops serving, `active` returns the function to its lifecycle. */
   status: z.enum(['active', 'inactive']),
 };
 
@@ -96,8 +105,9 @@ export const functionCreateBody = z
     env_vars: fields.env_vars.default({}),
     network_mode: fields.network_mode.default('none'),
     auth_mode: fields.auth_mode.default('platform_key'),
+    rate_limit_per_min: fields.rate_limit_per_min.default(null),
   })
-  .transform((b) => ({ ...b, entrypoint: b.entrypoint ?? RUNTIMES[b.runtime].defaultEntrypoint, status: 'active' as const }))
+  .transform((b) => ({ ...b, entrypoint: b.entrypoint ?? RUNTIMES[b.runtime].defaultEntrypoint }))
   .refine((b) => entrypointFits(b.runtime, b.entrypoint), { message: 'entrypoint extension does not match the runtime', path: ['entrypoint'] });
 
 /** PUT accepts only these; anything else (runtime, id, …) is refused. */
@@ -111,6 +121,7 @@ export const functionUpdateBody = z
     env_vars: fields.env_vars.optional(),
     network_mode: fields.network_mode.optional(),
     auth_mode: fields.auth_mode.optional(),
+    rate_limit_per_min: fields.rate_limit_per_min.optional(),
     status: fields.status.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'give at least one field to change');
@@ -123,7 +134,7 @@ export function entrypointFits(runtime: Runtime, path: string): boolean {
 }
 
 export const functionListQuery = z.strictObject({
-  status: fields.status.optional(),
+  status: z.enum(FUNCTION_STATUSES).optional(),
   runtime: fields.runtime.optional(),
 });
 
@@ -165,9 +176,18 @@ export type PoolConfig = Required<PoolConfigPatch>;
 
 export const poolConfigQuery = z.strictObject({ function_id: z.string().max(64) });
 
+/**
+ * The secret that keys the HMAC of `auth_mode: signed` calls. The one ORVA_
+ * name a secret may have; it verifies callers and is never given to the handler.
+ */
+export const SIGNING_SECRET = 'ORVA_SIGNING_SECRET';
+
 /** Secret names are environment variable names: they are injected as such. */
 export const secretBody = z.strictObject({
-  key: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name').refine((k) => !k.startsWith('ORVA_'), 'ORVA_ names are reserved'),
+  key: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name')
+    .refine((k) => k === SIGNING_SECRET || !k.startsWith('ORVA_'), `ORVA_ names are reserved (except ${SIGNING_SECRET})`),
   value: z.string().max(64 * 1024),
 });
 

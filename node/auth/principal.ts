@@ -8,7 +8,8 @@ import type { Store } from '../store/store.ts';
 import type { KeyCache } from './key-cache.ts';
 import { CHANNEL_TOKEN_PREFIX, sha256Hex } from './tokens.ts';
 
-export const SESSION_COOKIE = 'orva_session';
+/** Orva's own name for it: its dashboard and scripts look for this cookie. */
+export const SESSION_COOKIE = 'session_token';
 
 export interface Principal {
   kind: 'key' | 'session';

@@ -12,7 +12,6 @@ import { type ArchiveFile, archiveError, readTarGz, unwrapTopDir } from '../arch
 import type { Route } from '../http/api.ts';
 import { type Ctx, invalidField } from '../http/context.ts';
 import { formBoundary, parseMultipart } from '../multipart.ts';
-import { deploymentJson } from '../store/rows.ts';
 import type { Services } from '../services.ts';
 import { manifestOf, queueBuild } from './deployments.ts';
 import { mustGetEntry } from './lookups.ts';
@@ -111,8 +110,7 @@ export function tarballDeployRoutes(s: Services): Route[] {
         const config = files.find((f) => INSTALL_CONFIG_FILES.has(f.path));
         if (config) throw archiveError('install-config', 'package manager configuration cannot be deployed', config.path);
         const manifest = archiveManifest(fn.runtime, files, upload.dependencies);
-        const dep = await queueBuild(s, entry, files, manifest, 'tarball', ctx.nowMs);
-        return { status: 202, json: deploymentJson(dep) };
+        return queueBuild(s, entry, files, manifest, 'tarball', ctx.nowMs);
       },
     },
   ];

@@ -6,16 +6,18 @@ import { uuidv7 } from '../../protocol/ids.ts';
 import type { DeploymentSource } from '../../protocol/meta-commands.ts';
 import { deployInlineBody, deploymentListQuery, type Runtime } from '../../protocol/schemas.ts';
 import type { Route } from '../http/api.ts';
-import { invalidField, jsonBody, queryParams } from '../http/context.ts';
+import { invalidField, jsonBody, queryParams, type Reply } from '../http/context.ts';
 import { spawnSpecOf } from '../pools.ts';
 import type { FunctionEntry } from '../registry.ts';
-import { type DeploymentRow, deploymentJson } from '../store/rows.ts';
+import { deploymentJson } from '../store/rows.ts';
 import type { Services } from '../services.ts';
 import { mustGetDeployment, mustGetEntry, mustGetFunction } from './lookups.ts';
 
 /**
  * Record a queued deployment through META and hand its files to this node's
  * Builder: the one way every deploy source (inline, tarball) starts a build.
+ * The 202 answer carries the record, its id again as `deployment_id` (what
+ * clients poll by) and a Location header to poll.
  */
 export async function queueBuild(
   s: Services,
@@ -24,7 +26,7 @@ export async function queueBuild(
   manifest: BuildJob['manifest'],
   source: DeploymentSource,
   nowMs: number,
-): Promise<DeploymentRow> {
+): Promise<Reply> {
   if (s.builder.depth >= s.config.buildQueueMax) throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full', { queued: s.builder.depth });
   const id = uuidv7(nowMs);
   await s.meta.submit({ type: 'deployment.create', id, function_id: entry.row.id, source, node: s.config.nodeId, at: new Date(nowMs).toISOString() });
@@ -35,7 +37,7 @@ export async function queueBuild(
     await s.meta.submit({ type: 'deployment.finish', id, status: 'failed', code_hash: null, error: 'build queue full', logs: '', keep_versions: s.config.versionsKeep, at: new Date().toISOString() });
     throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full');
   }
-  return s.store.deployment(id)!;
+  return { status: 202, json: { ...deploymentJson(s.store.deployment(id)!), deployment_id: id }, headers: { location: `/api/v1/deployments/${id}` } };
 }
 
 /** A function's manifest from a deploy's `dependencies` text; VALIDATION when it is not plain registry packages. */
@@ -63,8 +65,7 @@ export function deploymentRoutes(s: Services): Route[] {
           throw invalidField('filename', `filename must be the function's entrypoint (${fn.entrypoint}); change the entrypoint with PUT first`, `expected ${fn.entrypoint}`);
         }
         const manifest = manifestOf(fn.runtime, body.dependencies);
-        const dep = await queueBuild(s, entry, [{ path: filename, data: Buffer.from(body.code, 'utf8') }], manifest, 'inline', ctx.nowMs);
-        return { status: 202, json: deploymentJson(dep) };
+        return queueBuild(s, entry, [{ path: filename, data: Buffer.from(body.code, 'utf8') }], manifest, 'inline', ctx.nowMs);
       },
     },
     {

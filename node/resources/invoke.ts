@@ -14,7 +14,11 @@ import type { ExecutionStatus } from '../executions/execution-log.ts';
 import { addField, type Ctx, type Reply } from '../http/context.ts';
 import type { Handler } from '../http/server.ts';
 import type { FunctionEntry } from '../registry.ts';
+import { CallRateLimiter } from '../invoke/call-rate-limiter.ts';
+import { verifySignature } from '../invoke/signature.ts';
 import { RouteTable } from '../route-table.ts';
+import { secretSlot } from '../secret-box.ts';
+import { SIGNING_SECRET } from '../../protocol/schemas.ts';
 import type { Services } from '../services.ts';
 import { mustGetEntry, noDeployedCode } from './lookups.ts';
 
@@ -23,11 +27,14 @@ const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection',
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+/** Credentials of every kind: the caller's key, a signed call's proof. */
+const CREDENTIAL_HEADERS = new Set(['x-orva-api-key', 'x-orva-timestamp', 'x-orva-signature']);
+
 /** The caller's headers as the handler sees them, plus the call's ids. Credentials never reach it: it is untrusted code. */
 function handlerHeaders(headers: Record<string, string>, executionId: string, functionId: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k in headers) {
-    if (k === 'x-orva-api-key') continue;
+    if (CREDENTIAL_HEADERS.has(k)) continue;
     if (k === 'cookie') {
       const kept = headers.cookie
         .split(';')
@@ -79,8 +86,23 @@ function sanitizeHeaders(h: Record<string, string>, executionId: string): Record
 
 export function invokeHandler(d: Services): { byId: Handler; byRoute: Handler } {
   const nodeId = d.config.nodeId;
+  const rateLimiter = new CallRateLimiter();
+  /** Decrypted once per registry entry: a secret change replaces the entry, and with it this key. */
+  const signingKeys = new WeakMap<FunctionEntry, Buffer>();
+
+  function signingKey(entry: FunctionEntry): Buffer | undefined {
+    if (entry.signingSecret === undefined) return undefined;
+    let key = signingKeys.get(entry);
+    if (key === undefined) {
+      key = Buffer.from(d.secretBox.decrypt(secretSlot(entry.row.id, SIGNING_SECRET), entry.signingSecret), 'utf8');
+      signingKeys.set(entry, key);
+    }
+    return key;
+  }
+
   function authorize(ctx: Ctx, entry: FunctionEntry): void {
     if (entry.row.auth_mode === 'none') return;
+    if (entry.row.auth_mode === 'signed') return verifySignature(ctx.headers, ctx.body, signingKey(entry), ctx.nowMs, entry.row.id);
     const principal = resolvePrincipal(ctx.headers, d.keys, d.store, ctx.nowMs);
     if (!principal) throw new OrvaError('UNAUTHORIZED', 'this function needs an API key with the invoke permission');
     if (principal.kind === 'session') checkSameOrigin(ctx.method, ctx.headers);
@@ -120,7 +142,12 @@ export function invokeHandler(d: Services): { byId: Handler; byRoute: Handler } 
   async function run(ctx: Ctx, entry: FunctionEntry, subPath: string): Promise<Reply> {
     const started = performance.now();
     const id = entry.row.id;
-    if (entry.row.status !== 'active') throw new OrvaError('NOT_ACTIVE', `function ${id} is inactive`, { function_id: id });
+    if (entry.row.status === 'inactive') throw new OrvaError('NOT_ACTIVE', `function ${id} is inactive`, { function_id: id });
+    const limit = entry.row.rate_limit_per_min;
+    if (limit !== null) {
+      const waitS = rateLimiter.take(id, ctx.remoteAddress, limit, ctx.nowMs);
+      if (waitS > 0) throw new OrvaError('RATE_LIMITED', `more than ${limit} calls a minute to function ${id} from this address`, { function_id: id, limit_per_min: limit }, { retryAfterS: waitS, hint: 'wait Retry-After seconds; the limit is rate_limit_per_min of the function' });
+    }
     authorize(ctx, entry);
     if (!entry.row.code_hash) throw noCode(id);
 

@@ -27,11 +27,11 @@ export function secretRoutes(s: Services): Route[] {
       handler: async (ctx) => {
         mustExist(ctx.params.id);
         const body = jsonBody(ctx, secretBody);
-        const existed = s.store.secrets(ctx.params.id).some((x) => x.key === body.key);
         // Encrypted here, so the META log, snapshots and SQLite only ever hold ciphertext.
         const ciphertext = s.secretBox.encrypt(secretSlot(ctx.params.id, body.key), body.value);
         await s.meta.submit({ type: 'secret.upsert', function_id: ctx.params.id, key: body.key, ciphertext, at: new Date(ctx.nowMs).toISOString() });
-        return { status: existed ? 200 : 201, json: listing(ctx.params.id).find((x) => x.key === body.key) };
+        // 200 whether the key is new or replaced: an upsert, as Orva's clients expect.
+        return { json: listing(ctx.params.id).find((x) => x.key === body.key) };
       },
     },
     {

@@ -47,17 +47,29 @@ export function versionRoutes(s: Services): Route[] {
       handler: async (ctx) => {
         const fn = mustGetFunction(s.store, ctx.params.id);
         const body = jsonBody(ctx, rollbackBody);
-        let hash: string;
-        if (body.deployment_id !== undefined) hash = versionOf(fn, body.deployment_id).code_hash!;
+        let target: DeploymentRow;
+        if (body.deployment_id !== undefined) target = versionOf(fn, body.deployment_id);
         else {
-          hash = body.code_hash!;
-          const known = s.store.deployments(fn.id, 100_000).filter((d) => d.code_hash === hash && d.status === 'succeeded');
-          if (known.length === 0) throw new OrvaError('VERSION_NOT_FOUND', `function ${fn.id} has no version ${hash}`, { code_hash: hash });
-          if (known.every((d) => d.pruned_at !== null)) throw gone(fn, hash);
+          // By hash: the newest succeeded deployment of it is the one rolled back to.
+          const known = s.store.deployments(fn.id, 100_000).filter((d) => d.code_hash === body.code_hash && d.status === 'succeeded');
+          if (known.length === 0) throw new OrvaError('VERSION_NOT_FOUND', `function ${fn.id} has no version ${body.code_hash}`, { code_hash: body.code_hash });
+          if (known.every((d) => d.pruned_at !== null)) throw gone(fn, body.code_hash!);
+          target = known[0];
         }
+        const hash = target.code_hash!;
+        if (hash === fn.code_hash) throw invalidField(body.deployment_id !== undefined ? 'deployment_id' : 'code_hash', `version ${hash} is already active`);
         const id = uuidv7(ctx.nowMs);
         try {
-          await s.meta.submit({ type: 'deployment.rollback', id, function_id: fn.id, code_hash: hash, node: s.config.nodeId, keep_versions: s.config.versionsKeep, at: new Date(ctx.nowMs).toISOString() });
+          await s.meta.submit({
+            type: 'deployment.rollback',
+            id,
+            function_id: fn.id,
+            code_hash: hash,
+            parent_deployment_id: target.id,
+            node: s.config.nodeId,
+            keep_versions: s.config.versionsKeep,
+            at: new Date(ctx.nowMs).toISOString(),
+          });
         } catch (err) {
           // Pruned between our check and the apply: answer with what is left.
           if (err instanceof OrvaError && err.code === 'VERSION_GCD') throw gone(fn, hash);

@@ -6,9 +6,39 @@
 import type Database from 'better-sqlite3';
 import type { ApplyOutcome, MetaCommand } from '../../protocol/meta-commands.ts';
 import { UUID_RE } from '../../protocol/ids.ts';
-import type { PoolConfig } from '../../protocol/schemas.ts';
+import type { FunctionStatus, PoolConfig } from '../../protocol/schemas.ts';
 
-const UPDATABLE_COLUMNS = ['name', 'entrypoint', 'timeout_ms', 'memory_mb', 'cpus', 'env_vars', 'network_mode', 'auth_mode', 'status'] as const;
+const UPDATABLE_COLUMNS = ['name', 'entrypoint', 'timeout_ms', 'memory_mb', 'cpus', 'env_vars', 'network_mode', 'auth_mode', 'rate_limit_per_min'] as const;
+
+/**
+ * The shape of a function a version was built with. Every deployment keeps
+ * it, and a rollback restores it with the code: the old code may need its
+ * old entrypoint, env and limits. Secrets are not part of it.
+ */
+const CONFIG_COLUMNS = ['entrypoint', 'env_vars', 'memory_mb', 'cpus', 'timeout_ms', 'network_mode', 'auth_mode', 'rate_limit_per_min'] as const;
+
+function configSnapshot(db: Database.Database, functionId: string): string {
+  return JSON.stringify(db.prepare(`SELECT ${CONFIG_COLUMNS.join(', ')} FROM functions WHERE id = ?`).get(functionId));
+}
+
+/**
+ * A function's lifecycle, derived from its rows: a version serves (active),
+ * else a build is in flight (building), else a build failed (error), else
+ * it was never deployed (created).
+ */
+function lifecycle(db: Database.Database, functionId: string): FunctionStatus {
+  const fn = db.prepare('SELECT code_hash FROM functions WHERE id = ?').get(functionId) as { code_hash: string | null };
+  if (fn.code_hash !== null) return 'active';
+  const has = (sql: string) => db.prepare(`SELECT 1 FROM deployments WHERE function_id = ? AND ${sql} LIMIT 1`).get(functionId) !== undefined;
+  if (has("status IN ('queued', 'building')")) return 'building';
+  if (has("status = 'failed'")) return 'error';
+  return 'created';
+}
+
+/** Bring `status` up to date after a deployment changed; an operator's `inactive` stays. */
+function settleStatus(db: Database.Database, functionId: string): void {
+  db.prepare("UPDATE functions SET status = ? WHERE id = ? AND status != 'inactive'").run(lifecycle(db, functionId), functionId);
+}
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 
@@ -88,9 +118,9 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
       if (!UUID_RE.test(f.id)) return invalid('function id must be a UUID');
       if (db.prepare('SELECT 1 FROM functions WHERE name = ?').get(f.name)) return conflict(`a function named ${f.name} already exists`, { name: f.name });
       db.prepare(
-        `INSERT INTO functions (id, name, runtime, entrypoint, memory_mb, cpus, timeout_ms, env_vars, network_mode, auth_mode, status, version, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-      ).run(f.id, f.name, f.runtime, f.entrypoint, f.memory_mb, f.cpus, f.timeout_ms, JSON.stringify(f.env_vars), f.network_mode, f.auth_mode, f.status, f.created_at, f.created_at);
+        `INSERT INTO functions (id, name, runtime, entrypoint, memory_mb, cpus, timeout_ms, env_vars, network_mode, auth_mode, rate_limit_per_min, status, version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'created', 1, ?, ?)`,
+      ).run(f.id, f.name, f.runtime, f.entrypoint, f.memory_mb, f.cpus, f.timeout_ms, JSON.stringify(f.env_vars), f.network_mode, f.auth_mode, f.rate_limit_per_min ?? null, f.created_at, f.created_at);
       return OK;
     }
     case 'function.update': {
@@ -108,6 +138,10 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
         sets.push(`${k} = ?`);
         values.push(k === 'env_vars' ? JSON.stringify(v) : v);
       }
+      if (p.status !== undefined) {
+        sets.push('status = ?');
+        values.push(p.status === 'inactive' ? 'inactive' : lifecycle(db, cmd.id));
+      }
       db.prepare(`UPDATE functions SET ${sets.join(', ')}, version = version + 1, updated_at = ? WHERE id = ?`).run(...values, cmd.at, cmd.id);
       return OK;
     }
@@ -120,8 +154,9 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
     case 'deployment.create': {
       if (!db.prepare('SELECT 1 FROM functions WHERE id = ?').get(cmd.function_id)) return notFound(`function ${cmd.function_id} not found`, { function_id: cmd.function_id });
       db.prepare(
-        "INSERT INTO deployments (id, function_id, status, phase, source, node, created_at, updated_at) VALUES (?, ?, 'queued', 'queued', ?, ?, ?, ?)",
-      ).run(cmd.id, cmd.function_id, cmd.source, cmd.node, cmd.at, cmd.at);
+        "INSERT INTO deployments (id, function_id, status, phase, source, node, config, created_at, updated_at) VALUES (?, ?, 'queued', 'queued', ?, ?, ?, ?, ?)",
+      ).run(cmd.id, cmd.function_id, cmd.source, cmd.node, configSnapshot(db, cmd.function_id), cmd.at, cmd.at);
+      settleStatus(db, cmd.function_id);
       return OK;
     }
     case 'deployment.progress': {
@@ -142,18 +177,36 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
         cmd.id,
       );
       if (cmd.status === 'succeeded' && !HASH_RE.test(cmd.code_hash ?? '')) return invalid('code_hash must be 64 hex digits');
-      if (cmd.status === 'succeeded') activate(db, dep.function_id, cmd.id, cmd.code_hash!, cmd.keep_versions, cmd.at);
+      if (cmd.status === 'succeeded') {
+        // The version's configuration is the function's as its build succeeded.
+        db.prepare('UPDATE deployments SET config = ? WHERE id = ?').run(configSnapshot(db, dep.function_id), cmd.id);
+        activate(db, dep.function_id, cmd.id, cmd.code_hash!, cmd.keep_versions, cmd.at);
+      }
+      settleStatus(db, dep.function_id);
       return OK;
     }
     case 'deployment.rollback': {
       if (!HASH_RE.test(cmd.code_hash)) return invalid('code_hash must be 64 hex digits');
       if (!db.prepare('SELECT 1 FROM functions WHERE id = ?').get(cmd.function_id)) return notFound(`function ${cmd.function_id} not found`, { function_id: cmd.function_id });
+      const parent = db
+        .prepare("SELECT config FROM deployments WHERE id = ? AND function_id = ? AND code_hash = ? AND status = 'succeeded'")
+        .get(cmd.parent_deployment_id, cmd.function_id, cmd.code_hash) as { config: string | null } | undefined;
+      if (!parent) return notFound(`deployment ${cmd.parent_deployment_id} is not a version of function ${cmd.function_id}`, { deployment_id: cmd.parent_deployment_id });
       const live = db.prepare("SELECT 1 FROM deployments WHERE function_id = ? AND code_hash = ? AND status = 'succeeded' AND pruned_at IS NULL").get(cmd.function_id, cmd.code_hash);
       if (!live) return { ok: false, code: 'VERSION_GCD', message: `version ${cmd.code_hash} was pruned`, details: { code_hash: cmd.code_hash } };
+      // Decided here, not by the caller's read: two rollbacks racing to the same version must not both apply.
+      const current = db.prepare('SELECT code_hash FROM functions WHERE id = ?').get(cmd.function_id) as { code_hash: string | null };
+      if (current.code_hash === cmd.code_hash) return invalid(`version ${cmd.code_hash} is already active`);
+      if (parent.config !== null) {
+        const config = JSON.parse(parent.config) as Record<(typeof CONFIG_COLUMNS)[number], unknown>;
+        // Column names come from the fixed list, values from the snapshot this apply wrote itself.
+        db.prepare(`UPDATE functions SET ${CONFIG_COLUMNS.map((c) => `${c} = ?`).join(', ')}, version = version + 1 WHERE id = ?`).run(...CONFIG_COLUMNS.map((c) => config[c] ?? null), cmd.function_id);
+      }
       db.prepare(
-        "INSERT INTO deployments (id, function_id, status, phase, source, code_hash, node, created_at, updated_at, finished_at) VALUES (?, ?, 'succeeded', 'done', 'rollback', ?, ?, ?, ?, ?)",
-      ).run(cmd.id, cmd.function_id, cmd.code_hash, cmd.node, cmd.at, cmd.at, cmd.at);
+        "INSERT INTO deployments (id, function_id, status, phase, source, code_hash, node, parent_deployment_id, config, created_at, updated_at, finished_at) VALUES (?, ?, 'succeeded', 'done', 'rollback', ?, ?, ?, ?, ?, ?, ?)",
+      ).run(cmd.id, cmd.function_id, cmd.code_hash, cmd.node, cmd.parent_deployment_id, configSnapshot(db, cmd.function_id), cmd.at, cmd.at, cmd.at);
       activate(db, cmd.function_id, cmd.id, cmd.code_hash, cmd.keep_versions, cmd.at);
+      settleStatus(db, cmd.function_id);
       return OK;
     }
     case 'secret.upsert': {

@@ -1,5 +1,6 @@
 /** Row shapes as read from SQLite, and their public JSON forms. */
 import type { Permission } from '../../protocol/permissions.ts';
+import type { FunctionStatus } from '../../protocol/schemas.ts';
 
 export interface UserRow {
   id: string;
@@ -30,8 +31,9 @@ export interface FunctionRow {
   timeout_ms: number;
   env_vars: string;
   network_mode: 'none' | 'egress';
-  auth_mode: 'platform_key' | 'none';
-  status: 'active' | 'inactive';
+  auth_mode: 'platform_key' | 'none' | 'signed';
+  rate_limit_per_min: number | null;
+  status: FunctionStatus;
   version: number;
   code_hash: string | null;
   active_deployment_id: string | null;
@@ -49,6 +51,10 @@ export interface DeploymentRow {
   error: string | null;
   logs: string;
   node: string;
+  /** A rollback's: the deployment whose version and configuration it restored. */
+  parent_deployment_id: string | null;
+  /** JSON: the function's configuration this version was built with (see apply.ts). */
+  config: string | null;
   pruned_at: string | null;
   created_at: string;
   updated_at: string;
@@ -72,8 +78,10 @@ export interface RouteRow {
 
 /** A deployment as the API returns it; build logs have their own endpoint. */
 export function deploymentJson(row: DeploymentRow) {
-  const { logs: _logs, ...rest } = row;
-  return rest;
+  const { logs: _logs, config, ...rest } = row;
+  if (config === null) return { ...rest, config: null };
+  const c = JSON.parse(config) as Record<string, unknown>;
+  return { ...rest, config: { ...c, env_vars: JSON.parse(c.env_vars as string) as Record<string, string> } };
 }
 
 /** A function as the API returns it. */

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS functions (
   env_vars TEXT NOT NULL,
   network_mode TEXT NOT NULL,
   auth_mode TEXT NOT NULL,
+  rate_limit_per_min INTEGER,
   status TEXT NOT NULL,
   version INTEGER NOT NULL DEFAULT 1,
   code_hash TEXT,
@@ -65,6 +66,8 @@ CREATE TABLE IF NOT EXISTS deployments (
   error TEXT,
   logs TEXT NOT NULL DEFAULT '',
   node TEXT NOT NULL,
+  parent_deployment_id TEXT,
+  config TEXT,
   pruned_at TEXT,
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL,
@@ -98,3 +101,13 @@ CREATE TABLE IF NOT EXISTS pool_config (
   updated_at TEXT NOT NULL
 );
 `;
+
+/**
+ * Columns added since a table was first created, for files written by an
+ * older node (CREATE TABLE IF NOT EXISTS leaves an existing table as it was).
+ */
+export const ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; type: string }> = [
+  { table: 'functions', column: 'rate_limit_per_min', type: 'INTEGER' },
+  { table: 'deployments', column: 'parent_deployment_id', type: 'TEXT' },
+  { table: 'deployments', column: 'config', type: 'TEXT' },
+];

@@ -9,7 +9,7 @@ import type { ApplyOutcome, MetaEnvelope } from '../../protocol/meta-commands.ts
 import { applyCommand } from './apply.ts';
 import type { PoolConfig } from '../../protocol/schemas.ts';
 import type { ApiKeyRow, DeploymentRow, FunctionRow, RouteRow, SecretRow, UserRow } from './rows.ts';
-import { SCHEMA } from './schema.ts';
+import { ADDED_COLUMNS, SCHEMA } from './schema.ts';
 
 export class Store {
   readonly db: Database.Database;
@@ -25,6 +25,10 @@ export class Store {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    for (const { table, column, type } of ADDED_COLUMNS) {
+      const has = (this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).some((c) => c.name === column);
+      if (!has) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    }
     this.getSeq = this.db.prepare("SELECT value FROM meta_state WHERE key = 'applied_seq'");
     this.setSeq = this.db.prepare("UPDATE meta_state SET value = ? WHERE key = 'applied_seq'");
     this.applyTx = this.db.transaction((seq: number, env: MetaEnvelope) => {

@@ -29,7 +29,7 @@ test('secrets - a secret change is visible on the very next call and never appea
   assert.deepEqual((await invoke(node, id)).json, { key: null });
 
   const created = await call(node.url, 'POST', `/api/v1/functions/${id}/secrets`, { key: node.adminKey, body: { key: 'STRIPE_KEY', value: SECRET_VALUE } });
-  assert.equal(created.status, 201);
+  assert.equal(created.status, 200, 'an upsert answers 200 whether the key is new or replaced');
   assert.equal(created.json.key, 'STRIPE_KEY');
   assert.doesNotMatch(created.text, /PLAINTEXT_MARKER/);
   assert.equal((await invoke(node, id)).json.key, SECRET_VALUE);

@@ -8,7 +8,7 @@ export interface FnOptions {
   entrypoint?: string;
   timeout_ms?: number;
   memory_mb?: number;
-  auth_mode?: 'platform_key' | 'none';
+  auth_mode?: 'platform_key' | 'none' | 'signed';
   env_vars?: Record<string, string>;
 }
 

@@ -43,7 +43,7 @@ export function errorCode(r: CallResult): string | undefined {
 
 /** The `name=value` of the session cookie in a response, for the next request. */
 export function sessionCookie(r: CallResult): string {
-  const set = r.headers.getSetCookie().find((c) => c.startsWith('orva_session='));
+  const set = r.headers.getSetCookie().find((c) => c.startsWith('session_token='));
   if (!set) throw new Error('no session cookie set');
   return set.split(';')[0];
 }

@@ -55,7 +55,7 @@ const EVENT_ECHO_PY = `import os\ndef handler(e):\n    return {"method": e["meth
 for (const [runtime, code] of [['node', EVENT_ECHO_NODE], ['python', EVENT_ECHO_PY]] as const) {
   test(`invoke - a ${runtime} handler sees the whole event and its env, but never the caller's credentials`, async () => {
     const id = await deployed(node, code, { runtime, env_vars: { GREETING: 'hi' } });
-    const r = await invoke(node, id, { method: 'POST', path: '/a/b?x=1&y=two', rawBody: 'hello body', headers: { 'X-Custom': 'Yes', cookie: 'orva_session=secret; theme=dark' } });
+    const r = await invoke(node, id, { method: 'POST', path: '/a/b?x=1&y=two', rawBody: 'hello body', headers: { 'X-Custom': 'Yes', cookie: 'session_token=secret; theme=dark' } });
     assert.equal(r.status, 200, r.text);
     const e = r.json;
     assert.equal(e.method, 'POST');

@@ -13,7 +13,7 @@ let cookie = '';
 
 // The raw Set-Cookie header of the session cookie in a response.
 function setCookieHeader(r: CallResult): string {
-  const set = r.headers.getSetCookie().find((c) => c.startsWith('orva_session='));
+  const set = r.headers.getSetCookie().find((c) => c.startsWith('session_token='));
   assert.ok(set, 'no session cookie set');
   return set;
 }
@@ -83,7 +83,7 @@ test('auth - onboarding creates the admin user and sets an HttpOnly SameSite=Lax
   assert.equal(attrs.get('path'), '/', set);
   assert.ok(!attrs.has('secure'), `Secure without ORVA_COOKIE_SECURE: ${set}`);
   cookie = sessionCookie(r);
-  assert.ok(cookie.length > 'orva_session='.length + 20, 'session token too short');
+  assert.ok(cookie.length > 'session_token='.length + 20, 'session token too short');
   assert.equal(await hasUser(node), true);
 });
 
@@ -121,7 +121,7 @@ test('auth - me answers the current user for a session cookie, 401 for an API ke
   assert.equal(typeof me.json.expires_at, 'string');
   assertError(await call(node.url, 'GET', '/api/v1/auth/me', { key: node.adminKey }), 401, 'UNAUTHORIZED');
   assertError(await call(node.url, 'GET', '/api/v1/auth/me'), 401, 'UNAUTHORIZED');
-  assertError(await call(node.url, 'GET', '/api/v1/auth/me', { cookie: 'orva_session=not-a-real-session-token' }), 401, 'UNAUTHORIZED');
+  assertError(await call(node.url, 'GET', '/api/v1/auth/me', { cookie: 'session_token=not-a-real-session-token' }), 401, 'UNAUTHORIZED');
 });
 
 test('auth - refresh moves expires_at forward to ~7 days from now and re-sets the same cookie', async () => {

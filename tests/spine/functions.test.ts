@@ -65,7 +65,8 @@ test('functions - create fills the documented defaults and a UUIDv7 id', async (
     env_vars: {},
     network_mode: 'none',
     auth_mode: 'platform_key',
-    status: 'active',
+    rate_limit_per_min: null,
+    status: 'created',
     version: 1,
   };
   for (const [k, v] of Object.entries(defaults)) assert.deepEqual(fn[k], v, k);
@@ -121,13 +122,17 @@ test('functions - PUT changes each whitelisted field alone and bumps the version
     { status: 'inactive' },
     { status: 'active' },
     { auth_mode: 'none' },
+    { auth_mode: 'signed' },
+    { rate_limit_per_min: 120 },
+    { rate_limit_per_min: null },
     { env_vars: {} },
   ];
   let current = fn;
   for (const patch of patches) {
     const r = await api('PUT', `/api/v1/functions/${fn.id}`, patch);
     assert.equal(r.status, 200, `${JSON.stringify(patch)}: ${r.text}`);
-    const expected = { ...current, ...patch, version: current.version + 1, updated_at: r.json.updated_at };
+    // `active` returns a never-deployed function to its lifecycle state: created.
+    const expected = { ...current, ...patch, ...(patch.status === 'active' && { status: 'created' }), version: current.version + 1, updated_at: r.json.updated_at };
     assert.deepEqual(r.json, expected);
     assert.deepEqual((await api('GET', `/api/v1/functions/${fn.id}`)).json, expected);
     current = r.json;
@@ -148,6 +153,11 @@ test('functions - PUT of a non-whitelisted field, an empty patch or a bad status
       {},
       { status: 'deleted' },
       { status: 'ACTIVE' },
+      { status: 'created' },
+      { status: 'building' },
+      { rate_limit_per_min: 0 },
+      { rate_limit_per_min: 2.5 },
+      { auth_mode: 'hmac' },
       { status: null },
       { name: null },
       [],

@@ -22,7 +22,7 @@ test('schemas - entrypoints are relative paths without empty, . or .. segments',
 
 test('schemas - create fills defaults and the runtime’s entrypoint, and refuses a mismatched extension', () => {
   const node = functionCreateBody.parse({ name: 'n', runtime: 'node' });
-  assert.deepEqual(node, { name: 'n', runtime: 'node', entrypoint: 'handler.js', memory_mb: 128, cpus: 1, timeout_ms: 30_000, env_vars: {}, network_mode: 'none', auth_mode: 'platform_key', status: 'active' });
+  assert.deepEqual(node, { name: 'n', runtime: 'node', entrypoint: 'handler.js', memory_mb: 128, cpus: 1, timeout_ms: 30_000, env_vars: {}, network_mode: 'none', auth_mode: 'platform_key', rate_limit_per_min: null });
   assert.equal(functionCreateBody.parse({ name: 'p', runtime: 'python' }).entrypoint, 'handler.py');
   for (const e of ['h.mjs', 'h.cjs', 'h.js']) assert.ok(ok(functionCreateBody, { name: 'n', runtime: 'node', entrypoint: e }), e);
   assert.ok(!ok(functionCreateBody, { name: 'n', runtime: 'python', entrypoint: 'h.js' }));
@@ -72,10 +72,10 @@ test('schemas - env_vars: names, reserved ORVA_, value size in UTF-8 bytes, NUL,
 });
 
 test('schemas - PUT accepts only the whitelisted fields and at least one of them', () => {
-  for (const f of [{ name: 'x' }, { entrypoint: 'x.js' }, { timeout_ms: 1000 }, { memory_mb: 256 }, { cpus: 2 }, { env_vars: {} }, { network_mode: 'egress' }, { status: 'inactive' }, { auth_mode: 'none' }]) {
+  for (const f of [{ name: 'x' }, { entrypoint: 'x.js' }, { timeout_ms: 1000 }, { memory_mb: 256 }, { cpus: 2 }, { env_vars: {} }, { network_mode: 'egress' }, { status: 'inactive' }, { status: 'active' }, { auth_mode: 'none' }, { auth_mode: 'signed' }, { rate_limit_per_min: 60 }, { rate_limit_per_min: null }]) {
     assert.ok(ok(functionUpdateBody, f), JSON.stringify(f));
   }
-  for (const f of [{}, { runtime: 'node' }, { id: 'x' }, { created_at: 'x' }, { updated_at: 'x' }, { version: 2 }, { status: 'deleted' }, { status: 'building' }, { name: 'x', extra: 1 }, null, [], 'x']) {
+  for (const f of [{}, { runtime: 'node' }, { id: 'x' }, { created_at: 'x' }, { updated_at: 'x' }, { version: 2 }, { status: 'deleted' }, { status: 'building' }, { status: 'created' }, { auth_mode: 'hmac' }, { rate_limit_per_min: 0 }, { rate_limit_per_min: 1.5 }, { rate_limit_per_min: '60' }, { name: 'x', extra: 1 }, null, [], 'x']) {
     assert.ok(!ok(functionUpdateBody, f), JSON.stringify(f));
   }
   assert.ok(!okJson(functionUpdateBody, '{"__proto__":{"name":"x"}}'));
@@ -84,6 +84,7 @@ test('schemas - PUT accepts only the whitelisted fields and at least one of them
 test('schemas - list query accepts only status and runtime with their enums', () => {
   assert.ok(ok(functionListQuery, {}));
   assert.ok(ok(functionListQuery, { status: 'active', runtime: 'python' }));
+  for (const status of ['created', 'building', 'active', 'error', 'inactive']) assert.ok(ok(functionListQuery, { status }), status);
   for (const q of [{ status: 'deleted' }, { runtime: 'go' }, { status: '' }, { limit: '5' }]) assert.ok(!ok(functionListQuery, q), JSON.stringify(q));
 });
 
