@@ -4,11 +4,29 @@
  * dir. It is restarted with backoff if it dies and killed when the node exits
  * — also on kill -9 of the node, through the parent-death signal.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 
+/**
+ * fsync every JetStream write before it is acknowledged: an acknowledged
+ * META command must survive an OS crash or power loss, not only a process
+ * kill (the default syncs every 2 minutes). Needs nats-server >= 2.10.
+ */
+export const JETSTREAM_DURABLE = 'sync_interval: always';
+
+/**
+ * The oldest nats-server that can keep acknowledged writes: 2.10 brought
+ * sync_interval, and 2.10.20-22 could lose a whole stream after kill -9.
+ */
+export const DURABLE_NATS_SERVER = '2.10.23';
+
+export function natsServerDurable(version: string): boolean {
+  const [a = 0, b = 0, c = 0] = version.split(/[.-]/).map(Number);
+  const [x, y, z] = DURABLE_NATS_SERVER.split('.').map(Number);
+  return a !== x ? a > x : b !== y ? b > y : c >= z;
+}
 
 export class EmbeddedNats {
   private child: ChildProcess | null = null;
@@ -27,13 +45,15 @@ export class EmbeddedNats {
   }
 
   async start(): Promise<string> {
+    const version = execFileSync(this.bin, ['--version'], { encoding: 'utf8' }).trim().replace(/^nats-server: v/, '');
+    if (!natsServerDurable(version)) throw new Error(`${this.bin} is ${version}; Orva needs nats-server >= ${DURABLE_NATS_SERVER} (run ops/setup.sh, which installs it)`);
     const storeDir = join(this.dataDir, 'nats');
     mkdirSync(storeDir, { recursive: true, mode: 0o700 });
     const conf = join(this.dataDir, 'nats.conf');
     // The kernel picks the port the first time (no race with other processes); the config is then
     // rewritten with it, so a restarted server comes back where the client reconnects.
     const write = (port: number) =>
-      writeFileSync(conf, [`listen: "127.0.0.1:${port}"`, 'server_name: "orva-embedded"', `jetstream { store_dir: ${JSON.stringify(storeDir)} }`, ''].join('\n'), { mode: 0o600 });
+      writeFileSync(conf, [`listen: "127.0.0.1:${port}"`, 'server_name: "orva-embedded"', 'jetstream {', `  ${JETSTREAM_DURABLE}`, `  store_dir: ${JSON.stringify(storeDir)}`, '}', ''].join('\n'), { mode: 0o600 });
     write(-1);
     await this.spawnOnce(conf);
     write(this.port);

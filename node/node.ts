@@ -28,7 +28,7 @@ import { ExecutionLog } from './executions/execution-log.ts';
 import { failOrphanedBuilds, failOwnInterruptedBuilds } from './interrupted-builds.ts';
 import { Membership } from './membership.ts';
 import { NodeMetrics } from './metrics.ts';
-import { EmbeddedNats } from './nats-embedded.ts';
+import { DURABLE_NATS_SERVER, EmbeddedNats, natsServerDurable } from './nats-embedded.ts';
 import { Pools } from './pools.ts';
 import { FunctionRegistry } from './registry.ts';
 import { deploymentRoutes } from './resources/deployments.ts';
@@ -84,6 +84,10 @@ export class OrvaNode {
       natsUrl = await this.nats.start();
     }
     const nc = (this.nc = await connect({ servers: natsUrl, name: `orva-${config.nodeId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
+    const serverVersion = nc.info?.version ?? 'unknown';
+    if (!natsServerDurable(serverVersion)) {
+      log.warn({ version: serverVersion, need: DURABLE_NATS_SERVER }, 'this nats-server cannot fsync before it acknowledges (sync_interval): an OS crash can lose acknowledged writes');
+    }
     const jsm = await jetstreamManager(nc);
     await ensureMetaStream(jsm, config.metaReplicas);
     const js = jetstream(nc);

@@ -15,7 +15,6 @@ fi
 
 # command -> Debian package that provides it
 declare -A NEED=(
-  [/usr/sbin/nats-server]=nats-server
   [/usr/bin/bwrap]=bubblewrap
   [/usr/bin/slirp4netns]=slirp4netns
   [/usr/bin/pasta]=passt
@@ -43,6 +42,40 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# nats-server >= 2.10.23: before it JetStream cannot fsync before acknowledging (sync_interval),
+# and 2.10.20-22 could lose a stream after kill -9. Debian 12 has 2.9.10; Debian 13 (trixie) has
+# 2.10.27, a Go binary that needs only libc >= 2.34. Taken from trixie, pinned so that nothing
+# else ever comes from that suite.
+NATS_MIN=2.10.23
+nats_version() { /usr/sbin/nats-server --version 2>/dev/null | sed -n 's/^nats-server: v//p'; }
+if ! dpkg --compare-versions "$(nats_version)" ge "$NATS_MIN" 2>/dev/null; then
+  if [ "$(id -u)" != "0" ]; then
+    say "nats-server >= $NATS_MIN is required (found: $(nats_version || true)); as root, this script installs Debian 13's"
+    exit 1
+  fi
+  say "installing nats-server >= $NATS_MIN from Debian 13 (trixie), pinned to that one package"
+  cat > /etc/apt/sources.list.d/orva-trixie.sources <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  cat > /etc/apt/preferences.d/orva-nats-server <<'PIN'
+Package: *
+Pin: release n=trixie
+Pin-Priority: 1
+
+Package: nats-server
+Pin: release n=trixie
+Pin-Priority: 990
+PIN
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nats-server >/dev/null
+  dpkg --compare-versions "$(nats_version)" ge "$NATS_MIN" || { say "nats-server is still $(nats_version)"; exit 1; }
 fi
 
 # npm dependencies: reinstall only when package.json or the lock changed.

@@ -3,10 +3,11 @@
  * Every process started here is registered and killed when the test file ends.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
+import { JETSTREAM_DURABLE } from '../../node/nats-embedded.ts';
 import { BwrapDriver } from '../../node/sandbox/bwrap.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -49,7 +50,10 @@ export interface NatsHandle {
 /** A standalone nats-server with JetStream, as a cluster's shared NATS, on a port the kernel picks. */
 export async function startNats(): Promise<NatsHandle> {
   const dir = tempDir('nats');
-  const child = spawn(NATS_BIN, ['-js', '-a', '127.0.0.1', '-p', '-1', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // As a durable deployment runs it: every JetStream write fsynced before its ack.
+  const conf = join(dir, 'nats.conf');
+  writeFileSync(conf, `jetstream {\n  ${JETSTREAM_DURABLE}\n  store_dir: ${JSON.stringify(dir)}\n}\n`);
+  const child = spawn(NATS_BIN, ['-c', conf, '-a', '127.0.0.1', '-p', '-1'], { stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(child);
   const port = await new Promise<number>((res, rej) => {
     let out = '';
