@@ -40,6 +40,7 @@ import { invokeHandler } from './resources/invoke.ts';
 import { authRoutes } from './resources/auth.ts';
 import { functionRoutes } from './resources/functions.ts';
 import { keyRoutes } from './resources/keys.ts';
+import { channelRoutes } from './resources/channels.ts';
 import { poolConfigRoutes } from './resources/pool-config.ts';
 import { routeRoutes } from './resources/routes.ts';
 import { secretRoutes } from './resources/secrets.ts';
@@ -177,6 +178,7 @@ export class OrvaNode {
       ...systemRoutes(),
       ...authRoutes(s),
       ...keyRoutes(s),
+      ...channelRoutes(s),
       ...functionRoutes(s),
       ...deploymentRoutes(s),
       ...tarballDeployRoutes(s),
