@@ -182,9 +182,9 @@ export class FunctionSupervisor {
 
   /**
    * The idle workers, for the node to evict when another function's call
-   * needs memory. Those min_warm holds are the most recently used ones (the
-   * top of the stack, next to be handed out); the older ones above it are
-   * plain candidates.
+   * needs memory. min_warm holds the most recently used ones (the top of
+   * the stack, next to be handed out); the older ones beneath are plain
+   * candidates. Busy and starting workers count towards min_warm too.
    */
   evictable(): EvictionCandidate[] {
     const { minWarm, maxWorkers } = this.d.limits();
