@@ -14,6 +14,13 @@
  *  5. Spawn failures back off exponentially; a load error fails the waiting
  *     calls instead of spinning; a sandbox that fails to start is tried
  *     SANDBOX_START_ATTEMPTS times before they fail.
+ *  6. Every spawn asks the parent for memory first (`admit`): a spawn a
+ *     waiting call needs may evict idle workers of other pools; a warm-up
+ *     (min_warm, the autoscaler) only takes free room and is skipped
+ *     quietly without it, until the next tick.
+ *  7. `evictable` offers the parent its idle workers, `keptWarm` on those
+ *     min_warm holds; the parent stops the ones it chooses for another
+ *     function's call (an `evicted` event).
  *
  * State: idle stack (LIFO keeps hot workers hot), busy set, starting count,
  * FIFO wait queue, generation. Why methods, not a mailbox: every transition
@@ -23,7 +30,9 @@
  */
 import type { Logger } from 'pino';
 import { OrvaError } from '../protocol/errors.ts';
+import type { Claim } from '../node/eviction.ts';
 import type { SandboxDriver, SpawnSpec } from '../node/sandbox/driver.ts';
+import { workerLimitBytes } from '../node/sandbox/memory-budget.ts';
 import type { Clock } from './clock.ts';
 import { SANDBOX_START_ATTEMPTS, Worker } from './worker.ts';
 
@@ -48,7 +57,24 @@ export type PoolEvent =
   | { type: 'spawn-failed'; functionId: string; error: string }
   | { type: 'drained'; functionId: string; generation: number }
   /** The autoscaler changed its desired worker count. */
-  | { type: 'scaled'; functionId: string; desired: number; live: number; panic: boolean; concurrency: number };
+  | { type: 'scaled'; functionId: string; desired: number; live: number; panic: boolean; concurrency: number }
+  /**
+   * An idle worker was stopped to make memory room for a call of `forFunctionId`.
+   * `idleMs`: how long it had been unused; `keptWarm`: it was held for min_warm.
+   */
+  | { type: 'evicted'; functionId: string; workerId: number; forFunctionId: string; idleMs: number; keptWarm: boolean };
+
+/** An idle worker offered for eviction (see node/eviction.ts). */
+export interface EvictionCandidate {
+  functionId: string;
+  /** Its memory reservation, given back when its process has exited. */
+  bytes: number;
+  lastUsedMs: number;
+  /** Held for its function's min_warm (or scale_to_zero: false): evicted only after every other idle worker. */
+  keptWarm: boolean;
+  /** Stops it for a call of `forFunctionId`; `gone` runs once its process has exited and its reservation is back. */
+  evict(forFunctionId: string, gone: () => void): void;
+}
 
 export interface Lease {
   worker: Worker;
@@ -69,6 +95,8 @@ export interface SupervisorDeps {
   /** Builds the spawn spec of the current version (materialising its code on this node if needed). */
   spec: () => Promise<SpawnSpec>;
   limits: () => PoolLimits;
+  /** Memory for a new worker: the node's Evictor (node/eviction.ts) runs `start` once the budget has room, or refuses. */
+  admit: (claim: Claim) => void;
   clock: Clock;
   log: Logger;
   onEvent: (e: PoolEvent) => void;
@@ -79,6 +107,8 @@ const shuttingDown = () => new OrvaError('SHUTTING_DOWN', 'this node is shutting
 export class FunctionSupervisor {
   private readonly idle: Worker[] = [];
   private readonly busy = new Set<Worker>();
+  /** Each live worker's memory reservation, for the Evictor's arithmetic. */
+  private readonly reservations = new Map<Worker, number>();
   private starting = 0;
   /** FIFO; every waiter gets the same queue timeout, so it is also in deadline order. */
   private readonly waiters: Waiter[] = [];
@@ -151,6 +181,24 @@ export class FunctionSupervisor {
   }
 
   /**
+   * The idle workers, for the node to evict when another function's call
+   * needs memory. min_warm holds the most recently used ones (the top of
+   * the stack, next to be handed out); the older ones beneath are plain
+   * candidates. Busy and starting workers count towards min_warm too.
+   */
+  evictable(): EvictionCandidate[] {
+    const { minWarm, maxWorkers } = this.d.limits();
+    const spare = this.live() - Math.min(minWarm, maxWorkers);
+    return this.idle.map((w, i) => ({
+      functionId: this.d.functionId,
+      bytes: this.reservations.get(w) ?? 0,
+      lastUsedMs: w.lastUsedMs,
+      keptWarm: i >= spare,
+      evict: (forFunctionId: string, gone: () => void) => this.evict(w, forFunctionId, gone, i >= spare),
+    }));
+  }
+
+  /**
    * Graceful: refuse new calls and fail the queued ones with `reason`, let
    * busy calls finish (up to graceMs), then kill everything.
    */
@@ -215,13 +263,13 @@ export class FunctionSupervisor {
         this.d.clock.setTimeout(() => this.maybeSpawn(), this.spawnBlockedUntil - this.d.clock.now());
         return;
       }
-      this.spawn();
+      this.spawn(true);
     }
   }
 
   private ensureMinWarm(): void {
     const { minWarm, maxWorkers } = this.d.limits();
-    for (let n = this.live(); n < Math.min(minWarm, maxWorkers) && !this.stopped; n++) this.spawn();
+    for (let n = this.live(); n < Math.min(minWarm, maxWorkers) && !this.stopped; n++) this.spawn(false);
   }
 
   private live(): number {
@@ -231,15 +279,15 @@ export class FunctionSupervisor {
     return current + this.starting;
   }
 
-  private spawn(): void {
+  /** `forCall`: a waiting call needs this worker, so it may evict; otherwise it is a warm-up. */
+  private spawn(forCall: boolean): void {
     this.starting += 1;
     const generation = this.generation;
     const started = this.d.clock.now();
     void this.d
       .spec()
-      .then(async (spec) => {
-        const w = new Worker(this.d.driver, spec, generation, this.d.clock);
-        w.onExit(() => this.exited(w));
+      .then((spec) => this.admitted(spec, generation, forCall))
+      .then(async (w) => {
         await w.ready;
         return w;
       })
@@ -257,6 +305,13 @@ export class FunctionSupervisor {
         },
         (err: Error & { loadError?: boolean }) => {
           this.starting -= 1;
+          if (this.stopped) return;
+          if (!forCall && err instanceof OrvaError && err.code === 'MEMORY_EXHAUSTED') {
+            // A warm-up without free room is no failure of the function: the next tick tries again, and
+            // calls that began waiting for this spawn meanwhile get spawns of their own, which may evict.
+            this.maybeSpawn();
+            return;
+          }
           this.spawnFailures += 1;
           this.spawnBlockedUntil = this.d.clock.now() + Math.min(5_000, 100 * 2 ** (this.spawnFailures - 1));
           this.d.onEvent({ type: 'spawn-failed', functionId: this.d.functionId, error: err.message });
@@ -280,7 +335,44 @@ export class FunctionSupervisor {
       );
   }
 
+  /** The worker, started once the node's memory budget has room for it. */
+  private admitted(spec: SpawnSpec, generation: number, forCall: boolean): Promise<Worker> {
+    const bytes = workerLimitBytes(spec.memoryMb);
+    return new Promise<Worker>((resolve, reject) => {
+      this.d.admit({
+        functionId: this.d.functionId,
+        bytes,
+        evict: forCall,
+        // Synchronous, in the turn the room was found: the driver reserves it before anything else can.
+        start: () => {
+          // A claim that waited for evictions may find its pool stopped (function deleted, node stopping).
+          if (this.stopped) return reject(shuttingDown());
+          try {
+            const w = new Worker(this.d.driver, spec, generation, this.d.clock);
+            this.reservations.set(w, bytes);
+            w.onExit(() => this.exited(w));
+            resolve(w);
+          } catch (err) {
+            reject(err);
+          }
+        },
+        refuse: reject,
+      });
+    });
+  }
+
+  private evict(w: Worker, forFunctionId: string, gone: () => void, keptWarm: boolean): void {
+    const i = this.idle.indexOf(w);
+    // Candidates are chosen and evicted in one turn, so it is still idle; were it not, it frees nothing.
+    if (i < 0) return gone();
+    this.idle.splice(i, 1);
+    w.onExit(gone);
+    w.kill();
+    this.d.onEvent({ type: 'evicted', functionId: this.d.functionId, workerId: w.id, forFunctionId, idleMs: this.d.clock.now() - w.lastUsedMs, keptWarm });
+  }
+
   private exited(w: Worker): void {
+    this.reservations.delete(w);
     const i = this.idle.indexOf(w);
     if (i >= 0) this.idle.splice(i, 1);
     this.d.onEvent({ type: 'worker-exited', functionId: this.d.functionId, workerId: w.id });
@@ -331,7 +423,7 @@ export class FunctionSupervisor {
       this.desired = desired;
       this.d.onEvent({ type: 'scaled', functionId: this.d.functionId, desired, live, panic, concurrency: Math.round(stable * 100) / 100 });
     }
-    for (let n = live; n < desired && !this.stopped; n++) this.spawn();
+    for (let n = live; n < desired && !this.stopped; n++) this.spawn(false);
     // Oldest idle first (bottom of the stack).
     let excess = this.live() - desired;
     while (excess > 0 && this.idle.length > 0 && now - this.idle[0].lastUsedMs > limits.idleTtlMs) {

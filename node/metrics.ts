@@ -36,6 +36,8 @@ type Scaled = Extract<PoolEvent, { type: 'scaled' }>;
 export interface FunctionMetrics {
   invocations: Record<ExecutionStatus, number>;
   cold_starts: number;
+  /** Idle workers of this function stopped to make memory room for another's call. */
+  evictions: number;
   latency_ms: LatencySummary;
   /** Null when this node has no pool for the function yet. */
   pool: PoolStats | null;
@@ -50,6 +52,8 @@ export interface MetricsSnapshot {
   uptime_s: number;
   invocations: { total: number; by_status: Record<ExecutionStatus, number> };
   cold_starts: number;
+  /** Idle workers evicted for memory (the `evicted` pool events), all functions together. */
+  evictions: number;
   latency_ms: LatencySummary;
   functions: Record<string, FunctionMetrics>;
   builds: { succeeded: number; failed: number };
@@ -98,9 +102,12 @@ export class NodeMetrics {
   private readonly coldStarts: Counter<'function'>;
   private readonly builds: Counter<'result'>;
   private readonly poolEvents: Counter<'type'>;
+  private readonly evictions: Counter<'function'>;
   private readonly overall = new LatencyWindow(NODE_SAMPLES);
   private readonly windows = new Map<string, LatencyWindow>();
   private readonly scaled = new Map<string, Scaled>();
+  /** Functions with an eviction series (a min_warm function can have one without any call, so no window). */
+  private readonly evictedFunctions = new Set<string>();
   /**
    * Records taken since the last flush: the invoke path only pushes a
    * reference; they are counted every FLUSH_MS (so a window sample is at
@@ -120,6 +127,7 @@ export class NodeMetrics {
     // Counted on the node that built, so a cluster's sum counts each build once (every node applies every finish).
     this.builds = new Counter({ name: 'orva_builds_total', help: 'Builds run on this node by result', labelNames: ['result'], registers });
     this.poolEvents = new Counter({ name: 'orva_pool_events_total', help: 'Pool supervisor events by type', labelNames: ['type'], registers });
+    this.evictions = new Counter({ name: 'orva_worker_evictions_total', help: "Idle workers stopped to make memory room for another function's call, by the evicted function", labelNames: ['function'], registers });
     const pools = this.s.pools;
     new Gauge({
       name: 'orva_pool_workers',
@@ -186,6 +194,10 @@ export class NodeMetrics {
       } else if (e.type === 'pool') {
         this.poolEvents.inc({ type: e.event.type });
         if (e.event.type === 'scaled') this.scaled.set(e.event.functionId, e.event);
+        else if (e.event.type === 'evicted') {
+          this.evictions.inc({ function: e.event.functionId });
+          this.evictedFunctions.add(e.event.functionId);
+        }
       } else if (e.type === 'deployment') {
         const { status, node } = e.deployment;
         if ((status === 'succeeded' || status === 'failed') && node === s.config.nodeId) this.builds.inc({ result: status });
@@ -208,13 +220,14 @@ export class NodeMetrics {
     this.flush();
     this.forgetDeletedFunctions();
     const now = this.s.clock.now();
-    const [calls, colds, builds, poolEvents, meta] = await Promise.all([this.invocations.get(), this.coldStarts.get(), this.builds.get(), this.poolEvents.get(), this.metaLag()]);
+    const [calls, colds, evictions, builds, poolEvents, meta] = await Promise.all([this.invocations.get(), this.coldStarts.get(), this.evictions.get(), this.builds.get(), this.poolEvents.get(), this.metaLag()]);
     const pools = this.s.pools.stats();
     const functions: Record<string, FunctionMetrics> = {};
     const fnOf = (id: string) =>
       (functions[id] ??= {
         invocations: zeroStatuses(),
         cold_starts: 0,
+        evictions: 0,
         latency_ms: (this.windows.get(id) ?? EMPTY_WINDOW).summary(now, WINDOW_MS),
         pool: pools[id] ?? null,
         autoscaler: autoscalerJson(this.scaled.get(id)),
@@ -229,6 +242,11 @@ export class NodeMetrics {
       fnOf(String(v.labels.function)).cold_starts += v.value;
       coldStarts += v.value;
     }
+    let evicted = 0;
+    for (const v of evictions.values) {
+      fnOf(String(v.labels.function)).evictions += v.value;
+      evicted += v.value;
+    }
     for (const id of [...Object.keys(pools), ...this.scaled.keys()]) fnOf(id);
     const count = <L extends string>(m: { values: Array<{ labels: Partial<Record<L, string | number>>; value: number }> }, label: L) =>
       Object.fromEntries(m.values.map((v) => [String(v.labels[label]), v.value]));
@@ -238,6 +256,7 @@ export class NodeMetrics {
       uptime_s: Math.round(process.uptime() * 10) / 10,
       invocations: { total: STATUSES.reduce((n, st) => n + byStatus[st], 0), by_status: byStatus },
       cold_starts: coldStarts,
+      evictions: evicted,
       latency_ms: this.overall.summary(now, WINDOW_MS),
       functions,
       builds: { succeeded: 0, failed: 0, ...count(builds, 'result') },
@@ -275,6 +294,11 @@ export class NodeMetrics {
   /** Drop the series of deleted functions, so their label values do not pile up in every scrape. */
   private forgetDeletedFunctions(): void {
     for (const id of this.scaled.keys()) if (!this.s.registry.get(id)) this.scaled.delete(id);
+    for (const id of this.evictedFunctions) {
+      if (this.s.registry.get(id)) continue;
+      this.evictedFunctions.delete(id);
+      this.evictions.remove({ function: id });
+    }
     for (const id of this.windows.keys()) {
       if (this.s.registry.get(id)) continue;
       this.windows.delete(id);

@@ -1,13 +1,16 @@
 /**
  * The node's pools: one FunctionSupervisor per function, created on first
  * use. Reacts to registry changes — drains a pool when what its workers are
- * spawned from changed, stops it when the function is deleted.
+ * spawned from changed, stops it when the function is deleted. Owns the
+ * node's Evictor: every pool's spawns ask it for memory, and it evicts idle
+ * workers across all pools when the budget is full.
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../actors/clock.ts';
-import { FunctionSupervisor, type PoolEvent, type PoolLimits } from '../actors/function-supervisor.ts';
+import { type EvictionCandidate, FunctionSupervisor, type PoolEvent, type PoolLimits } from '../actors/function-supervisor.ts';
 import { OrvaError } from '../protocol/errors.ts';
 import type { Artifacts } from './artifacts.ts';
+import { Evictor } from './eviction.ts';
 import type { FunctionEntry, FunctionRegistry } from './registry.ts';
 import type { SandboxDriver, SpawnSpec } from './sandbox/driver.ts';
 import { type SecretBox, secretSlot } from './secret-box.ts';
@@ -45,8 +48,17 @@ export interface PoolsDeps {
 export class Pools {
   private readonly supervisors = new Map<string, FunctionSupervisor>();
   private readonly listeners: Array<(e: PoolEvent) => void> = [];
+  private readonly evictor: Evictor;
 
   constructor(private readonly d: PoolsDeps) {
+    this.evictor = new Evictor({
+      budget: d.driver.memoryBudget,
+      candidates: (exclude) => {
+        const all: EvictionCandidate[] = [];
+        for (const [id, sup] of this.supervisors) if (id !== exclude) all.push(...sup.evictable());
+        return all;
+      },
+    });
     d.registry.onChange(({ id, before, after }) => {
       const sup = this.supervisors.get(id);
       if (!after) {
@@ -77,6 +89,7 @@ export class Pools {
         driver: this.d.driver,
         spec: () => this.spec(functionId),
         limits: () => this.limits(functionId),
+        admit: (claim) => this.evictor.admit(claim),
         clock: this.d.clock,
         log: this.d.log,
         onEvent: (e) => {
@@ -93,6 +106,7 @@ export class Pools {
   }
 
   async stop(graceMs: number): Promise<void> {
+    this.evictor.stop(new OrvaError('SHUTTING_DOWN', 'this node is shutting down'));
     await Promise.all([...this.supervisors.values()].map((s) => s.stop(graceMs)));
     this.supervisors.clear();
   }

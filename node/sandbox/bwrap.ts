@@ -36,7 +36,7 @@ import type { SeccompPolicyName } from '../../protocol/syscalls.ts';
 import { Cgroups, detectCgroups, type WorkerCgroup } from './cgroups.ts';
 import type { SandboxDriver, SpawnSpec, WorkerProcess } from './driver.ts';
 import { addressesOfUrls, Egress } from './egress.ts';
-import { MemoryBudget } from './memory-budget.ts';
+import { MemoryBudget, workerLimitBytes } from './memory-budget.ts';
 import { seccompLayer } from './seccomp.ts';
 
 /** util-linux's chrt: Debian's util-linux is an essential package, always installed. */
@@ -103,8 +103,6 @@ export interface BwrapOptions {
 export const NOFILE_LIMIT = 1024;
 /** Tasks (processes and threads) per worker: Node needs ~12 threads; a fork bomb stops here. */
 export const PIDS_MAX = 64;
-/** The cgroup memory limit over memory_mb: headroom for the runtime itself, /tmp pages and the network helper. */
-export const MEMORY_LIMIT_FACTOR = 1.5;
 /** bwrap reports a child killed by signal N as exit code 128 + N; SIGSYS is 31 on x86_64 and arm64. */
 const SIGSYS_EXIT = 128 + 31;
 
@@ -240,6 +238,11 @@ export class BwrapDriver implements SandboxDriver {
     this.#hooks = egress ? [egress] : [];
   }
 
+  /** The budget every worker started here reserves its memory limit against; the node's Evictor makes room in it. */
+  get memoryBudget(): MemoryBudget {
+    return this.#budget;
+  }
+
   /**
    * The node's driver: removes a crashed predecessor's leftovers first, takes
    * the seccomp policy from ORVA_SECCOMP_POLICY (`default` when unset), and
@@ -273,7 +276,7 @@ export class BwrapDriver implements SandboxDriver {
   spawn(spec: SpawnSpec): WorkerProcess {
     validate(spec);
     if (spec.networkMode === 'egress' && this.#hooks.length === 0) throw new Error("network mode 'egress' is not supported on this host (no cgroup v2 for its firewall)");
-    const limitBytes = Math.ceil(spec.memoryMb * MEMORY_LIMIT_FACTOR) * 1024 * 1024;
+    const limitBytes = workerLimitBytes(spec.memoryMb);
     const attachments: WorkerAttachment[] = [];
     const releaseBudget = this.#budget.reserve(limitBytes);
     let cgroup: WorkerCgroup | null = null;

@@ -4,6 +4,7 @@
  */
 import type { WorkerInput } from '../../protocol/worker-input.ts';
 import type { WorkerOutput } from '../../protocol/worker-output.ts';
+import type { MemoryBudget } from './memory-budget.ts';
 
 export type RuntimeName = 'node' | 'python';
 
@@ -67,6 +68,8 @@ export interface WorkerProcess {
 }
 
 export interface SandboxDriver {
+  /** The host-wide budget each spawn reserves its worker's memory limit against. */
+  readonly memoryBudget: MemoryBudget;
   /** Throws on an invalid spec, and OrvaError MEMORY_EXHAUSTED when the host's memory budget is spent. */
   spawn(spec: SpawnSpec): WorkerProcess;
   /** Resolves once every worker it started has exited and its resources are released. */
