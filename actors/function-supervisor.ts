@@ -43,6 +43,13 @@ export interface PoolLimits {
   minWarm: number;
   /** Longest a caller waits for a worker before POOL_AT_CAPACITY. */
   queueTimeoutMs: number;
+  /**
+   * Longest a caller waits for a busy worker to come free (at most
+   * queueTimeoutMs): the function's timeout_ms, as a caller should not
+   * queue longer than the function may run. A caller with a sandbox
+   * starting for it waits for that cold start up to queueTimeoutMs.
+   */
+  capacityWaitMs: number;
   /** Most callers allowed to wait at once; beyond it POOL_AT_CAPACITY at once. */
   queueMax: number;
   /** Idle workers above the autoscaler's desired count die after this long unused. */
@@ -85,8 +92,10 @@ export interface Lease {
 interface Waiter {
   resolve(lease: Lease): void;
   reject(err: Error): void;
-  /** Clock time past which the call gives up with POOL_AT_CAPACITY. */
+  /** Clock time past which the call gives up with POOL_AT_CAPACITY while no sandbox is starting for it. */
   deadline: number;
+  /** Clock time past which it gives up in any case. */
+  lastDeadline: number;
 }
 
 export interface SupervisorDeps {
@@ -143,9 +152,11 @@ export class FunctionSupervisor {
     const limits = this.d.limits();
     if (this.waiters.length >= limits.queueMax) return Promise.reject(this.atCapacity(limits));
     return new Promise<Lease>((resolve, reject) => {
-      this.waiters.push({ resolve, reject, deadline: this.d.clock.now() + limits.queueTimeoutMs });
-      this.armExpiry();
+      const now = this.d.clock.now();
+      this.waiters.push({ resolve, reject, deadline: now + limits.capacityWaitMs, lastDeadline: now + limits.queueTimeoutMs });
+      // Spawn first: a caller with a sandbox starting for it is held to its last deadline only.
       this.maybeSpawn();
+      this.armExpiry();
     });
   }
 
@@ -213,18 +224,40 @@ export class FunctionSupervisor {
     for (const w of this.busy) w.kill();
   }
 
-  /** One timer for the whole queue rather than one per queued call: queued calls are the norm under load. */
+  /**
+   * One timer for the whole queue rather than one per queued call: queued
+   * calls are the norm under load. The oldest `starting` callers each have
+   * a sandbox starting that will be theirs (FIFO), so they are held to
+   * their last deadline only; the first caller after them to its deadline.
+   * Both are in queue order, so the earlier of the two is the next expiry.
+   */
   private armExpiry(): void {
-    if (this.expiry !== null || this.waiters.length === 0) return;
-    this.expiry = this.d.clock.setTimeout(() => this.expire(), Math.max(0, this.waiters[0]!.deadline - this.d.clock.now()));
+    if (this.expiry !== null) return;
+    const covered = Math.min(this.starting, this.waiters.length);
+    const next = Math.min(covered > 0 ? this.waiters[0]!.lastDeadline : Infinity, this.waiters[covered]?.deadline ?? Infinity);
+    if (next === Infinity) return;
+    this.expiry = this.d.clock.setTimeout(() => this.expire(), Math.max(0, next - this.d.clock.now()));
+  }
+
+  /** The count of starting sandboxes fell: a caller may have lost the one it waited for, and with it the cold-start allowance. */
+  private rearmExpiry(): void {
+    if (this.expiry !== null) this.d.clock.clearTimeout(this.expiry);
+    this.expiry = null;
+    this.armExpiry();
   }
 
   private expire(): void {
     this.expiry = null;
     const now = this.d.clock.now();
-    let n = 0;
-    while (n < this.waiters.length && this.waiters[n]!.deadline <= now) n++;
-    for (const waiter of this.waiters.splice(0, n)) waiter.reject(this.atCapacity(this.d.limits()));
+    const covered = this.starting;
+    const gone: Waiter[] = [];
+    let i = 0;
+    for (const w of this.waiters.splice(0)) {
+      if ((i++ < covered ? w.lastDeadline : w.deadline) <= now) gone.push(w);
+      else this.waiters.push(w);
+    }
+    const err = gone.length > 0 ? this.atCapacity(this.d.limits()) : null;
+    for (const w of gone) w.reject(err!);
     this.armExpiry();
   }
 
@@ -299,13 +332,16 @@ export class FunctionSupervisor {
           if (this.stopped || generation !== this.generation) {
             w.kill();
             this.maybeSpawn();
+            this.rearmExpiry();
             return;
           }
           this.handOut(w, true);
+          this.rearmExpiry();
         },
         (err: Error & { loadError?: boolean }) => {
           this.starting -= 1;
           if (this.stopped) return;
+          this.rearmExpiry();
           if (!forCall && err instanceof OrvaError && err.code === 'MEMORY_EXHAUSTED') {
             // A warm-up without free room is no failure of the function: the next tick tries again, and
             // calls that began waiting for this spawn meanwhile get spawns of their own, which may evict.

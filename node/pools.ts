@@ -120,8 +120,9 @@ export class Pools {
       minWarm: c.scale_to_zero ? c.min_warm : Math.max(c.min_warm, 1),
       targetConcurrency: c.target_concurrency,
       idleTtlMs: c.idle_ttl_seconds * 1000,
-      // A caller never waits in the queue longer than the function may run.
-      queueTimeoutMs: Math.min(this.d.queue.timeoutMs, this.d.registry.get(functionId)?.row.timeout_ms ?? Infinity),
+      queueTimeoutMs: this.d.queue.timeoutMs,
+      // A caller never waits for a busy worker longer than the function may run.
+      capacityWaitMs: Math.min(this.d.queue.timeoutMs, this.d.registry.get(functionId)?.row.timeout_ms ?? Infinity),
       queueMax: this.d.queue.max,
     };
   }

@@ -1,6 +1,6 @@
 /**
  * Live streams: GET /api/v1/events (the dashboard's feed of metrics,
- * executions and deployments) and GET /api/v1/deployments/:id/stream (one
+ * executions, deployments and evictions) and GET /api/v1/deployments/:id/stream (one
  * build's progress). Both are fed by the EventBus; neither ever slows it: a
  * client that falls behind is dropped by its sink and resumes with
  * Last-Event-ID.
@@ -17,7 +17,7 @@ import { mustGetDeployment } from './lookups.ts';
 const REPLAY_EVENTS = 256;
 const METRICS_EVERY_MS = 5_000;
 
-type FeedEventName = 'metrics' | 'execution' | 'deployment';
+type FeedEventName = 'metrics' | 'execution' | 'deployment' | 'pool';
 
 interface Kept {
   seq: number;
@@ -99,6 +99,8 @@ export function eventRoutes(s: Services): Route[] {
   s.events.on((e) => {
     if (e.type === 'execution') feed.publish('execution', e.row, true);
     else if (e.type === 'deployment') feed.publish('deployment', deploymentJson(e.deployment), true);
+    // Each eviction is worth a line on the dashboard; the other pool events are many and only counted (metrics).
+    else if (e.type === 'pool' && e.event.type === 'evicted') feed.publish('pool', e.event, true);
   });
 
   let snapshotting = false;

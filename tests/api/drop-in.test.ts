@@ -263,6 +263,15 @@ test('drop-in - a call waits for a worker no longer than the function’s timeou
   assert.equal((await second).status, 200);
 });
 
+test('drop-in - a cold start is not cut short by that bound: a call waits for the sandbox starting for it', async () => {
+  // Its module takes 600 ms to load, three times its timeout_ms: every first call waits that long for its worker.
+  const id = await deployed(a, slowLoad(600), { timeout_ms: 200 });
+  const r = await invoke(a, id);
+  assert.equal(r.status, 200, r.text);
+  const exec = await api(a, 'GET', `/api/v1/executions/${r.headers.get('x-orva-execution-id')}`);
+  assert.equal(exec.json.cold_start, true);
+});
+
 test('drop-in - a declared body over the limit is answered 413 before any of it is sent', async () => {
   const head = (expect: boolean) =>
     `POST /api/v1/functions HTTP/1.1\r\nHost: x\r\nX-Orva-API-Key: ${a.adminKey}\r\nContent-Type: application/json\r\nContent-Length: 8000000\r\n${expect ? 'Expect: 100-continue\r\n' : ''}\r\n`;

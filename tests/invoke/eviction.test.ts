@@ -112,8 +112,12 @@ test('eviction - evictions are counted in the Prometheus metrics and metrics.jso
   assert.equal(m.functions[a].evictions, 1);
   assert.equal(m.functions[c].evictions, 0);
   assert.equal(m.pool_events.evicted, 1);
-  const conn = await openSse(`${node.url}/api/v1/events`, { key: node.adminKey });
+  // An id from no boot of this node replays the feed's whole buffer.
+  const conn = await openSse(`${node.url}/api/v1/events`, { key: node.adminKey, lastEventId: 'none-0' });
   try {
+    // The eviction itself: who went, for whom.
+    const evicted = JSON.parse((await conn.next((x) => x.type === 'pool')).data);
+    assert.deepEqual([evicted.type, evicted.functionId, evicted.forFunctionId, evicted.keptWarm], ['evicted', a, c, false]);
     const snap = JSON.parse((await conn.next((x) => x.type === 'metrics')).data);
     assert.equal(snap.evictions, 1);
     assert.equal(snap.pool_events.evicted, 1);
