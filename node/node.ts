@@ -38,6 +38,7 @@ import { eventRoutes } from './resources/events.ts';
 import { executionRoutes } from './resources/executions.ts';
 import { invokeHandler } from './resources/invoke.ts';
 import { functionCaller } from './invoke/function-call.ts';
+import { mcpHandler } from './mcp/handler.ts';
 import { authRoutes } from './resources/auth.ts';
 import { functionRoutes } from './resources/functions.ts';
 import { keyRoutes } from './resources/keys.ts';
@@ -195,6 +196,7 @@ export class OrvaNode {
     const invoke = invokeHandler(s, call);
     const api = apiHandler(routes, s);
     http.handle('/fn/*', invoke.byId);
+    http.handle('/mcp', mcpHandler(s, call));
     http.handle('/api/*', api);
     // Everything else is a custom route or nothing.
     http.handle('/*', invoke.byRoute);

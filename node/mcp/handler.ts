@@ -1,0 +1,75 @@
+/**
+ * POST /mcp: MCP Streamable HTTP behind the uWS ingress. The ingress has
+ * already read the body (under ORVA_BODY_LIMIT_BYTES, 413 otherwise); this
+ * bridge hands it to the SDK's web-standard transport as a `Request` and
+ * writes its `Response` back. Stateless with JSON responses: every request
+ * gets its own server and transport, chosen by its token, so any node of a
+ * cluster answers any request and nothing stays behind. There is no
+ * server-to-client stream to keep (GET) and no session to end (DELETE): both
+ * answer 405.
+ */
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { OrvaError } from '../../protocol/errors.ts';
+import type { Ctx, Reply } from '../http/context.ts';
+import type { Handler } from '../http/server.ts';
+import type { FunctionCaller } from '../invoke/function-call.ts';
+import type { Services } from '../services.ts';
+import type { ToolContext } from '../tools/index.ts';
+import { mcpCaller } from './caller.ts';
+import { checkMcpOrigin } from './origin.ts';
+import { mcpServer } from './server.ts';
+
+/** What a 401 tells an MCP client (RFC 6750): where to get a bearer token from is the operator's business. */
+const WWW_AUTHENTICATE = 'Bearer realm="orva"';
+
+export function mcpHandler(s: Services, call: FunctionCaller): Handler {
+  const allowedOrigins = new Set(s.config.mcpAllowedOrigins);
+
+  async function serve(ctx: Ctx): Promise<Reply> {
+    if (ctx.method !== 'POST') throw new OrvaError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on /mcp: this server is stateless, POST JSON-RPC messages`, { allow: ['POST'] });
+    checkMcpOrigin(ctx.headers, allowedOrigins);
+    const caller = mcpCaller(s, ctx.headers, ctx.nowMs);
+    const toolCtx: ToolContext = {
+      s,
+      call,
+      nowMs: ctx.nowMs,
+      get remoteAddress() {
+        return ctx.remoteAddress;
+      },
+    };
+    const server = mcpServer(caller, toolCtx);
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true, maxRequestBodySize: s.config.bodyLimitBytes });
+    await server.connect(transport);
+    try {
+      const res = await transport.handleRequest(
+        new Request(`http://${ctx.headers.host ?? 'localhost'}/mcp`, {
+          method: 'POST',
+          headers: ctx.headers,
+          body: ctx.body.length === 0 ? null : ctx.body,
+        }),
+      );
+      const headers: Record<string, string> = {};
+      res.headers.forEach((v, k) => {
+        headers[k] = v;
+      });
+      return { status: res.status, raw: Buffer.from(await res.arrayBuffer()), headers };
+    } finally {
+      await server.close();
+    }
+  }
+
+  return async (ctx) => {
+    ctx.log = s.log.child({ reqId: ctx.requestId });
+    try {
+      return await serve(ctx);
+    } catch (err) {
+      if (!(err instanceof OrvaError)) throw err;
+      // The envelope, as every endpoint answers; a 401 also says how to authenticate, as MCP's authorization spec asks.
+      const headers: Record<string, string> = {};
+      if (err.status === 401) headers['www-authenticate'] = WWW_AUTHENTICATE;
+      if (err.code === 'METHOD_NOT_ALLOWED') headers.allow = 'POST';
+      if (err.retryAfterS !== undefined) headers['retry-after'] = String(err.retryAfterS);
+      return { status: err.status, json: err.envelope(ctx.requestId), headers };
+    }
+  };
+}

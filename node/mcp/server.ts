@@ -1,0 +1,101 @@
+/**
+ * The MCP server a request is answered by, built for its caller (stateless:
+ * one per request, so any node answers any request). A channel token sees one
+ * tool per bundled function and nothing else; an operator sees the registry's
+ * tools its permissions allow. Failures of a call are tool results with
+ * `isError: true`; an unknown tool is JSON-RPC −32602.
+ */
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, type CallToolResult, ErrorCode, ListToolsRequestSchema, McpError, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import { OrvaError } from '../../protocol/errors.ts';
+import { toolName } from '../../protocol/tool-names.ts';
+import type { ChannelGrant } from '../channels/channel-tokens.ts';
+import { validate } from '../http/context.ts';
+import type { FunctionEntry } from '../registry.ts';
+import { callError, callFromTool, callInput, inputJsonSchema, type Tool, type ToolContext, toolNamed, toolsFor, runTool } from '../tools/index.ts';
+import type { McpCaller } from './caller.ts';
+
+const SERVER_INFO = { name: 'orva', version: '0.1.0' };
+
+/** A tool's answer: the JSON both as text (for clients that show only content) and as structuredContent. */
+function ok(result: object, isError = false): CallToolResult {
+  return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result as Record<string, unknown>, ...(isError ? { isError: true } : {}) };
+}
+
+/** An OrvaError as a tool error; anything else is a platform fault, logged with the request, shown without internals. */
+function failed(err: unknown, log: ToolContext['s']['log']): CallToolResult {
+  if (err instanceof OrvaError) return ok(callError(err), true);
+  log.error({ err }, 'tool call failed');
+  return ok(callError(new OrvaError('INTERNAL', 'internal error')), true);
+}
+
+function operatorTool(t: Tool): McpTool {
+  return {
+    name: t.name,
+    title: t.title,
+    description: t.description,
+    inputSchema: inputJsonSchema(t.input) as McpTool['inputSchema'],
+    annotations: {
+      title: t.title,
+      readOnlyHint: t.readOnly,
+      destructiveHint: t.destructive,
+      // Only invoke_function reaches past Orva: it runs user code that may call anything.
+      openWorldHint: t.permission === 'invoke',
+    },
+  };
+}
+
+/** A channel's tools by name, each its function's current registry entry (a rename is seen at once). */
+function channelTools(grant: ChannelGrant, ctx: ToolContext): Map<string, { entry: FunctionEntry; description: string | null }> {
+  const out = new Map<string, { entry: FunctionEntry; description: string | null }>();
+  for (const f of grant.functions) {
+    const entry = ctx.s.registry.get(f.functionId);
+    if (!entry) continue;
+    const name = toolName(entry.row.name);
+    // The channel's writes refuse names that do not sanitise or collide; a function may only be missing between two applies.
+    if (name.ok && !out.has(name.name)) out.set(name.name, { entry, description: f.description });
+  }
+  return out;
+}
+
+function channelTool(name: string, entry: FunctionEntry, description: string | null): McpTool {
+  const fn = entry.row;
+  return {
+    name,
+    title: fn.name,
+    description: description ?? `Call the Orva function ${fn.name} (${fn.runtime}) with an HTTP-like request; returns its status code, headers and body.`,
+    inputSchema: inputJsonSchema(callInput(fn.timeout_ms)) as McpTool['inputSchema'],
+    annotations: { title: fn.name, readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  };
+}
+
+export function mcpServer(caller: McpCaller, ctx: ToolContext): Server {
+  const server = new Server(SERVER_INFO, { capabilities: { tools: {} } });
+  if (caller.kind === 'channel') {
+    const { grant } = caller;
+    server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...channelTools(grant, ctx)].map(([name, t]) => channelTool(name, t.entry, t.description)) }));
+    server.setRequestHandler(CallToolRequestSchema, async (req) => {
+      const t = channelTools(grant, ctx).get(req.params.name);
+      if (!t) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
+      try {
+        const args = validate(callInput(t.entry.row.timeout_ms), req.params.arguments ?? {}, 'body');
+        return ok(await callFromTool(ctx, t.entry, args as Parameters<typeof callFromTool>[2], grant.channelId));
+      } catch (err) {
+        return failed(err, ctx.s.log);
+      }
+    });
+    return server;
+  }
+  const { permissions } = caller;
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolsFor(permissions).map(operatorTool) }));
+  server.setRequestHandler(CallToolRequestSchema, async (req) => {
+    const t = toolNamed(req.params.name);
+    if (!t) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
+    try {
+      return ok(await runTool(t, permissions, ctx, req.params.arguments));
+    } catch (err) {
+      return failed(err, ctx.s.log);
+    }
+  });
+  return server;
+}
