@@ -17,13 +17,23 @@ import type { Services } from '../services.ts';
 import type { ToolContext } from '../tools/index.ts';
 import { mcpCaller } from './caller.ts';
 import { checkMcpOrigin } from './origin.ts';
-import { mcpServer } from './server.ts';
+import { McpServers, type RequestScope } from './server.ts';
 
 /** What a 401 tells an MCP client (RFC 6750): where to get a bearer token from is the operator's business. */
 const WWW_AUTHENTICATE = 'Bearer realm="orva"';
 
+/** The headers the transport reads; building a WHATWG Headers of every request header cost more than the rest of the Request. */
+const TRANSPORT_HEADERS = ['accept', 'content-type', 'mcp-protocol-version', 'mcp-session-id', 'last-event-id'];
+
+function transportHeaders(h: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of TRANSPORT_HEADERS) if (h[k] !== undefined) out[k] = h[k];
+  return out;
+}
+
 export function mcpHandler(s: Services, call: FunctionCaller): Handler {
   const allowedOrigins = new Set(s.config.mcpAllowedOrigins);
+  const servers = new McpServers();
 
   async function serve(ctx: Ctx): Promise<Reply> {
     if (ctx.method !== 'POST') throw new OrvaError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on /mcp: this server is stateless, POST JSON-RPC messages`, { allow: ['POST'] });
@@ -37,16 +47,23 @@ export function mcpHandler(s: Services, call: FunctionCaller): Handler {
         return ctx.remoteAddress;
       },
     };
-    const server = mcpServer(caller, toolCtx);
+    const scope: RequestScope = { caller, ctx: toolCtx };
+    const server = servers.acquire();
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true, maxRequestBodySize: s.config.bodyLimitBytes });
     await server.connect(transport);
     try {
+      // Parsed once here; a body that is not JSON goes to the transport as it came, which answers −32700.
+      let parsedBody: unknown;
+      try {
+        parsedBody = JSON.parse(ctx.body.toString('utf8'));
+      } catch {}
       const res = await transport.handleRequest(
         new Request(`http://${ctx.headers.host ?? 'localhost'}/mcp`, {
           method: 'POST',
-          headers: ctx.headers,
-          body: ctx.body.length === 0 ? null : ctx.body,
+          headers: transportHeaders(ctx.headers),
+          body: parsedBody !== undefined || ctx.body.length === 0 ? null : ctx.body,
         }),
+        { parsedBody, authInfo: { token: '', clientId: caller.kind, scopes: [], extra: { scope } } },
       );
       const headers: Record<string, string> = {};
       res.headers.forEach((v, k) => {
@@ -55,6 +72,7 @@ export function mcpHandler(s: Services, call: FunctionCaller): Handler {
       return { status: res.status, raw: Buffer.from(await res.arrayBuffer()), headers };
     } finally {
       await server.close();
+      servers.release(server);
     }
   }
 
