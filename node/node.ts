@@ -42,6 +42,7 @@ import { mcpHandler } from './mcp/handler.ts';
 import { authRoutes } from './resources/auth.ts';
 import { functionRoutes } from './resources/functions.ts';
 import { keyRoutes } from './resources/keys.ts';
+import { channelRoutes } from './resources/channels.ts';
 import { poolConfigRoutes } from './resources/pool-config.ts';
 import { routeRoutes } from './resources/routes.ts';
 import { secretRoutes } from './resources/secrets.ts';
@@ -179,6 +180,7 @@ export class OrvaNode {
       ...systemRoutes(),
       ...authRoutes(s),
       ...keyRoutes(s),
+      ...channelRoutes(s),
       ...functionRoutes(s),
       ...deploymentRoutes(s),
       ...tarballDeployRoutes(s),
