@@ -7,6 +7,7 @@
 import { OrvaError } from '../../protocol/errors.ts';
 import type { Permission } from '../../protocol/permissions.ts';
 import { validate } from '../http/context.ts';
+import { channelTools } from './channels.ts';
 import { deploymentTools } from './deployments.ts';
 import { executionTools } from './executions.ts';
 import { functionTools } from './functions.ts';
@@ -30,6 +31,7 @@ export const TOOLS: readonly Tool[] = [
   ...secretTools,
   ...routeTools,
   ...poolConfigTools,
+  ...channelTools,
   ...keyTools,
   ...systemTools,
 ];
