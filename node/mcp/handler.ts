@@ -8,6 +8,7 @@
  * server-to-client stream to keep (GET) and no session to end (DELETE): both
  * answer 405.
  */
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { OrvaError } from '../../protocol/errors.ts';
 import type { Ctx, Reply } from '../http/context.ts';
@@ -29,6 +30,22 @@ function transportHeaders(h: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k of TRANSPORT_HEADERS) if (h[k] !== undefined) out[k] = h[k];
   return out;
+}
+
+/**
+ * Detach a server from its finished transport. Closing builds an McpError for
+ * pending outgoing requests, which a server that only answers never has; its
+ * stack trace was 5 % of the request thread's time under MCP load, so none is
+ * captured. The close runs synchronously to that point (no await before it).
+ */
+function closeQuietly(server: Server): void {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    void server.close();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 export function mcpHandler(s: Services, call: FunctionCaller): Handler {
@@ -71,7 +88,7 @@ export function mcpHandler(s: Services, call: FunctionCaller): Handler {
       });
       return { status: res.status, raw: Buffer.from(await res.arrayBuffer()), headers };
     } finally {
-      await server.close();
+      closeQuietly(server);
       servers.release(server);
     }
   }
