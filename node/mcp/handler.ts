@@ -23,6 +23,8 @@ import { McpServers, type RequestScope } from './server.ts';
 /** What a 401 tells an MCP client (RFC 6750): where to get a bearer token from is the operator's business. */
 const WWW_AUTHENTICATE = 'Bearer realm="orva"';
 
+const MCP_URL = 'http://localhost/mcp';
+
 /** The headers the transport reads; building a WHATWG Headers of every request header cost more than the rest of the Request. */
 const TRANSPORT_HEADERS = ['accept', 'content-type', 'mcp-protocol-version', 'mcp-session-id', 'last-event-id'];
 
@@ -75,7 +77,8 @@ export function mcpHandler(s: Services, call: FunctionCaller): Handler {
         parsedBody = JSON.parse(ctx.body.toString('utf8'));
       } catch {}
       const res = await transport.handleRequest(
-        new Request(`http://${ctx.headers.host ?? 'localhost'}/mcp`, {
+        // The URL only fills the handlers' request info; a Host header could make it unparsable.
+        new Request(MCP_URL, {
           method: 'POST',
           headers: transportHeaders(ctx.headers),
           body: parsedBody !== undefined || ctx.body.length === 0 ? null : ctx.body,
@@ -94,7 +97,6 @@ export function mcpHandler(s: Services, call: FunctionCaller): Handler {
   }
 
   return async (ctx) => {
-    ctx.log = s.log.child({ reqId: ctx.requestId });
     try {
       return await serve(ctx);
     } catch (err) {
