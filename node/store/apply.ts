@@ -72,12 +72,15 @@ function notFound(message: string, details?: Record<string, unknown>): ApplyOutc
   return { ok: false, code: 'NOT_FOUND', message, details };
 }
 
+type Refusal = Extract<ApplyOutcome, { ok: false }>;
+
 /**
- * Whether these functions can be one channel's tools: each exists, each name
- * makes a tool name, no two make the same one. Checked here, at apply, so a
- * rename racing a channel change cannot slip a collision in on any node.
+ * Whether these functions can be one channel's tools: each name makes a tool
+ * name and no two make the same one; null when they can. Checked here, at
+ * apply, so a rename racing a channel change cannot slip a collision in on
+ * any node. `field` is what the caller gave: the set, or the new name.
  */
-function checkToolSet(functions: Array<{ id: string; name: string }>, field: 'function_ids' | 'name'): ApplyOutcome | null {
+function checkToolSet(functions: Array<{ id: string; name: string }>, field: 'function_ids' | 'name'): Refusal | null {
   for (const fn of functions) {
     const t = toolName(fn.name);
     if (!t.ok) return { ok: false, code: 'VALIDATION', message: t.error, details: { issues: [{ path: field, message: t.error }], function_id: fn.id, name: fn.name } };
@@ -173,7 +176,7 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
             .prepare('SELECT f.id, CASE WHEN f.id = ? THEN ? ELSE f.name END AS name FROM channel_functions cf JOIN functions f ON f.id = cf.function_id WHERE cf.channel_id = ? ORDER BY f.id')
             .all(cmd.id, p.name, channel_id) as Array<{ id: string; name: string }>;
           const refused = checkToolSet(members, 'name');
-          if (refused && !refused.ok) return { ...refused, details: { ...refused.details, channel_id } };
+          if (refused) return { ...refused, details: { ...refused.details, channel_id } };
         }
       }
       const sets: string[] = [];
