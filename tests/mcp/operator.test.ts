@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { assertError, eventually } from '../helpers/assert.ts';
-import { call } from '../helpers/http.ts';
+import { call, sessionCookie } from '../helpers/http.ts';
 import { mcpClient, mcpPost, structured } from '../helpers/mcp.ts';
 import { type NodeHandle, startNode } from '../helpers/processes.ts';
 
@@ -182,4 +182,16 @@ test('mcp - malformed JSON is -32700, a message that is not JSON-RPC too, a body
   const ok = await mcpPost(node.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, auth);
   assert.equal(ok.status, 200);
   assert.equal(ok.json.id, 2);
+});
+
+test('mcp - a session cookie is an operator with every permission, from the node\'s own origin only', async () => {
+  const creds = { username: 'admin', password: 'AdminPass123!Secure' };
+  assert.equal((await call(node.url, 'POST', '/api/v1/auth/onboard', { body: creds })).status, 201);
+  const cookie = sessionCookie(await call(node.url, 'POST', '/api/v1/auth/login', { body: creds }));
+  const list = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
+  const r = await mcpPost(node.url, list, { cookie });
+  assert.equal(r.status, 200, r.text);
+  assert.ok(r.json.result.tools.some((t: { name: string }) => t.name === 'revoke_key'), 'admin tools included');
+  assertError(await mcpPost(node.url, list, { cookie, origin: 'http://evil.example' }), 403, 'FORBIDDEN');
+  assertError(await mcpPost(node.url, list, { cookie: 'session_token=not-a-session' }), 401, 'UNAUTHORIZED');
 });
