@@ -8,11 +8,12 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, type CallToolResult, ErrorCode, ListToolsRequestSchema, McpError, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { OrvaError } from '../../protocol/errors.ts';
+import { toolCallInput } from '../../protocol/tool-call.ts';
 import { toolName } from '../../protocol/tool-names.ts';
 import type { ChannelGrant } from '../channels/channel-tokens.ts';
 import { validate } from '../http/context.ts';
 import type { FunctionEntry } from '../registry.ts';
-import { callError, callFromTool, callInput, inputJsonSchema, type Tool, type ToolContext, toolNamed, toolsFor, runTool } from '../tools/index.ts';
+import { callError, callFromTool, inputJsonSchema, type Tool, type ToolContext, toolNamed, toolsFor, runTool } from '../tools/index.ts';
 import type { McpCaller } from './caller.ts';
 
 const SERVER_INFO = { name: 'orva', version: '0.1.0' };
@@ -64,7 +65,7 @@ function channelTool(name: string, entry: FunctionEntry, description: string | n
     name,
     title: fn.name,
     description: description ?? `Call the Orva function ${fn.name} (${fn.runtime}) with an HTTP-like request; returns its status code, headers and body.`,
-    inputSchema: inputJsonSchema(callInput(fn.timeout_ms)) as McpTool['inputSchema'],
+    inputSchema: inputJsonSchema(toolCallInput(fn.timeout_ms)) as McpTool['inputSchema'],
     annotations: { title: fn.name, readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   };
 }
@@ -89,8 +90,8 @@ async function callTool({ caller, ctx }: RequestScope, name: string, args: unkno
     const t = channelTools(caller.grant, ctx).get(name);
     if (!t) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     try {
-      const input = validate(callInput(t.entry.row.timeout_ms), args ?? {}, 'body');
-      return ok(await callFromTool(ctx, t.entry, input as Parameters<typeof callFromTool>[2], caller.grant.channelId));
+      const input = validate(toolCallInput(t.entry.row.timeout_ms), args ?? {}, 'body');
+      return ok(await callFromTool(ctx, t.entry, input, caller.grant.channelId));
     } catch (err) {
       return failed(err, ctx.s.log);
     }

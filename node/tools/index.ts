@@ -21,7 +21,7 @@ import type { Tool, ToolContext } from './tool.ts';
 
 export type { Tool, ToolContext } from './tool.ts';
 export { inputJsonSchema } from './json-schema.ts';
-export { callError, callFromTool, callInput } from './invoke.ts';
+export { callError, callFromTool } from './invoke.ts';
 
 export const TOOLS: readonly Tool[] = [
   ...functionTools,

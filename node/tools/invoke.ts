@@ -1,46 +1,21 @@
 /**
- * Calling a function from a tool: the input every call takes (channel tools
- * and invoke_function alike) and the result it gives. The call itself is
- * invoke/function-call.ts, the one /fn/{id} makes.
+ * Calling a function from a tool (channel tools and invoke_function alike):
+ * the input (protocol/tool-call.ts) turned into a call, and the result it
+ * gives. The call itself is invoke/function-call.ts, the one /fn/{id} makes.
  */
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { OrvaError } from '../../protocol/errors.ts';
-import { FUNCTION_LIMITS, HTTP_METHODS } from '../../protocol/schemas.ts';
+import { FUNCTION_LIMITS } from '../../protocol/schemas.ts';
+import { type ToolCallArgs, toolCallFields } from '../../protocol/tool-call.ts';
 import { invalidField } from '../http/context.ts';
 import type { CallOutcome } from '../invoke/function-call.ts';
 import type { FunctionEntry } from '../registry.ts';
 import { mustGetEntry } from '../resources/lookups.ts';
 import { id, tool, type ToolContext } from './tool.ts';
 
-const callFields = (maxTimeoutMs: number) => ({
-  method: z.enum(HTTP_METHODS).describe('the HTTP method the handler sees'),
-  path: z.string().max(2048).regex(/^\/[^?#]*$/, 'starts with /, no ? or #: give query parameters in query').optional().describe('the path below the function, default /'),
-  query: z.record(z.string().max(256), z.string().max(8192)).optional().describe('query parameters'),
-  headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/, 'an HTTP header name'), z.string().max(8192)).optional().describe('request headers'),
-  body: z
-    .strictObject({
-      type: z.enum(['json', 'string', 'empty']),
-      json: z.unknown().optional().describe('the JSON value, when type is json'),
-      string: z.string().optional().describe('the text, when type is string'),
-    })
-    .optional()
-    .describe('the request body; none when absent'),
-  timeout_ms: z.number().int().min(1).max(maxTimeoutMs).optional().describe(`at most the function's timeout_ms (${maxTimeoutMs})`),
-});
-
-/** The input of a function's own tool, bounded by its timeout_ms; cached per bound (tools/list builds one per function). */
-const byTimeout = new Map<number, z.ZodObject>();
-export function callInput(maxTimeoutMs: number): z.ZodObject {
-  let s = byTimeout.get(maxTimeoutMs);
-  if (s === undefined) byTimeout.set(maxTimeoutMs, (s = z.strictObject(callFields(maxTimeoutMs))));
-  return s;
-}
-
-export type CallArgs = z.output<ReturnType<typeof z.strictObject<ReturnType<typeof callFields>>>>;
-
 /** The request body a tool call describes, and the content type it implies. */
-function bodyOf(b: CallArgs['body']): { body: Buffer; type?: string } {
+function bodyOf(b: ToolCallArgs['body']): { body: Buffer; type?: string } {
   if (b === undefined || b.type === 'empty') return { body: EMPTY };
   if (b.type === 'string') {
     if (b.string === undefined) throw invalidField('body.string', 'body.type string needs body.string');
@@ -52,7 +27,7 @@ function bodyOf(b: CallArgs['body']): { body: Buffer; type?: string } {
 const EMPTY = Buffer.alloc(0);
 
 /** Call `entry` as a tool asked; `channelId` marks the execution record of a channel token's call. */
-export async function callFromTool(ctx: ToolContext, entry: FunctionEntry, args: CallArgs, channelId: string | null): Promise<ReturnType<typeof callResult>> {
+export async function callFromTool(ctx: ToolContext, entry: FunctionEntry, args: ToolCallArgs, channelId: string | null): Promise<ReturnType<typeof callResult>> {
   const { body, type } = bodyOf(args.body);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(args.headers ?? {})) headers[k.toLowerCase()] = v;
@@ -95,7 +70,7 @@ export const invokeTools = [
     name: 'invoke_function',
     title: 'Invoke a function',
     description: 'Call a deployed function with an HTTP-like request (method, path, query, headers, body) and get its status, headers, body, duration and execution id. Runs in the same sandbox and pool as /fn/{id}.',
-    input: z.strictObject({ function_id: id('function'), ...callFields(FUNCTION_LIMITS.timeout_ms.max) }),
+    input: z.strictObject({ function_id: id('function'), ...toolCallFields(FUNCTION_LIMITS.timeout_ms.max) }),
     permission: 'invoke',
     destructive: false,
     readOnly: false,
