@@ -25,7 +25,7 @@ const WWW_AUTHENTICATE = 'Bearer realm="orva"';
 
 const MCP_URL = 'http://localhost/mcp';
 
-/** The headers the transport reads; building a WHATWG Headers of every request header cost more than the rest of the Request. */
+/** The headers the transport reads; copying every request header into a WHATWG Headers cost more than the rest of the Request. */
 const TRANSPORT_HEADERS = ['accept', 'content-type', 'mcp-protocol-version', 'mcp-session-id', 'last-event-id'];
 
 function transportHeaders(h: Record<string, string>): Record<string, string> {
@@ -50,9 +50,37 @@ function closeQuietly(server: Server): void {
   }
 }
 
+/** Distinct header sets kept; a client sends the same few on every call, so this is reached only by a variety of clients. */
+const REQUESTS_MAX = 256;
+
+/**
+ * The `Request`s the transport reads when the body is already parsed: only
+ * their headers, method and URL (read, never consumed or changed), so one per
+ * distinct set of transport headers serves every call that sends it. Building
+ * a WHATWG Request per call was 5.6 % of the request thread's samples in a
+ * CPU profile under MCP load.
+ */
+class BodylessRequests {
+  private readonly byHeaders = new Map<string, Request>();
+
+  get(h: Record<string, string>): Request {
+    const headers = transportHeaders(h);
+    const key = JSON.stringify(headers);
+    let req = this.byHeaders.get(key);
+    if (req === undefined) {
+      if (this.byHeaders.size >= REQUESTS_MAX) this.byHeaders.clear();
+      // The URL only fills the handlers' request info; a client's Host header could make it unparsable.
+      req = new Request(MCP_URL, { method: 'POST', headers });
+      this.byHeaders.set(key, req);
+    }
+    return req;
+  }
+}
+
 export function mcpHandler(s: Services, call: FunctionCaller): Handler {
   const allowedOrigins = new Set(s.config.mcpAllowedOrigins);
   const servers = new McpServers();
+  const requests = new BodylessRequests();
 
   async function serve(ctx: Ctx): Promise<Reply> {
     if (ctx.method !== 'POST') throw new OrvaError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on /mcp: this server is stateless, POST JSON-RPC messages`, { allow: ['POST'] });
@@ -77,12 +105,7 @@ export function mcpHandler(s: Services, call: FunctionCaller): Handler {
         parsedBody = JSON.parse(ctx.body.toString('utf8'));
       } catch {}
       const res = await transport.handleRequest(
-        // The URL only fills the handlers' request info; a Host header could make it unparsable.
-        new Request(MCP_URL, {
-          method: 'POST',
-          headers: transportHeaders(ctx.headers),
-          body: parsedBody !== undefined || ctx.body.length === 0 ? null : ctx.body,
-        }),
+        parsedBody === undefined ? new Request(MCP_URL, { method: 'POST', headers: transportHeaders(ctx.headers), body: ctx.body.length === 0 ? null : ctx.body }) : requests.get(ctx.headers),
         { parsedBody, authInfo: { token: '', clientId: caller.kind, scopes: [], extra: { scope } } },
       );
       const headers: Record<string, string> = {};
