@@ -1,9 +1,10 @@
 /**
- * The MCP server a request is answered by, built for its caller (stateless:
- * one per request, so any node answers any request). A channel token sees one
- * tool per bundled function and nothing else; an operator sees the registry's
- * tools its permissions allow. Failures of a call are tool results with
- * `isError: true`; an unknown tool is JSON-RPC −32602.
+ * What /mcp answers, per request and for that request's caller only
+ * (stateless: nothing outlives the request, so any node answers any
+ * request). A channel token sees one tool per bundled function and nothing
+ * else; an operator sees the registry's tools its permissions allow.
+ * Failures of a call are tool results with `isError: true`; an unknown tool
+ * is JSON-RPC −32602.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, type CallToolResult, ErrorCode, ListToolsRequestSchema, McpError, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
@@ -23,7 +24,7 @@ function ok(result: object, isError = false): CallToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result as Record<string, unknown>, ...(isError ? { isError: true } : {}) };
 }
 
-/** An OrvaError as a tool error; anything else is a platform fault, logged with the request, shown without internals. */
+/** An OrvaError as a tool error; anything else is a platform fault, logged, and shown without internals. */
 function failed(err: unknown, log: ToolContext['s']['log']): CallToolResult {
   if (err instanceof OrvaError) return ok(callError(err), true);
   log.error({ err }, 'tool call failed');
