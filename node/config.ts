@@ -59,6 +59,11 @@ export interface Config {
   executionLogsMaxMb: number;
   /** ORVA_PIP_ARGS: extra pip arguments for python builds, e.g. `--index-url http://mirror/simple`. */
   pipArgs: string[];
+  /**
+   * ORVA_MCP_ALLOWED_ORIGINS: comma-separated origins (`https://app.example.com`) whose browser pages may call
+   * /mcp, besides the node's own. Default none: a request with any other Origin is refused (DNS-rebinding protection).
+   */
+  mcpAllowedOrigins: string[];
 }
 
 function intVar(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number): number {
@@ -73,6 +78,21 @@ function seccompPolicyOf(v: string | undefined): SeccompPolicyName {
   if (v === undefined || v === '') return 'default';
   if (!(SECCOMP_POLICIES as readonly string[]).includes(v)) throw new Error(`ORVA_SECCOMP_POLICY must be one of ${SECCOMP_POLICIES.join(', ')}, got ${JSON.stringify(v)}`);
   return v as SeccompPolicyName;
+}
+
+/** Each entry must be a bare origin (scheme, host, optional port), exactly as a browser sends it in Origin. */
+function originList(name: string, raw: string | undefined): string[] {
+  const out: string[] = [];
+  for (const item of (raw ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+    let origin: string | null = null;
+    try {
+      const u = new URL(item);
+      if (u.protocol === 'http:' || u.protocol === 'https:') origin = u.origin;
+    } catch {}
+    if (origin !== item) throw new Error(`${name} must be a comma list of origins like https://app.example.com (scheme and host, no path or trailing slash), got ${JSON.stringify(item)}`);
+    out.push(origin);
+  }
+  return out;
 }
 
 function persistedNodeId(dataDir: string): string {
@@ -115,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     executionMaxRecords: intVar(env, 'ORVA_EXECUTION_MAX_RECORDS', 1_000_000, 100, 1_000_000_000),
     executionLogsMaxMb: intVar(env, 'ORVA_EXECUTION_LOGS_MAX_MB', 1024, 1, 1024 * 1024),
     pipArgs: (env.ORVA_PIP_ARGS ?? '').split(/\s+/).filter(Boolean),
+    mcpAllowedOrigins: originList('ORVA_MCP_ALLOWED_ORIGINS', env.ORVA_MCP_ALLOWED_ORIGINS),
   };
 }
 

@@ -37,6 +37,8 @@ import { tarballDeployRoutes } from './resources/deploy-tarball.ts';
 import { eventRoutes } from './resources/events.ts';
 import { executionRoutes } from './resources/executions.ts';
 import { invokeHandler } from './resources/invoke.ts';
+import { functionCaller } from './invoke/function-call.ts';
+import { mcpHandler } from './mcp/handler.ts';
 import { authRoutes } from './resources/auth.ts';
 import { functionRoutes } from './resources/functions.ts';
 import { keyRoutes } from './resources/keys.ts';
@@ -196,9 +198,11 @@ export class OrvaNode {
       ...runtimeRoutes(s),
       ...syscallRoutes(s),
     ];
-    const invoke = invokeHandler(s);
+    const call = functionCaller(s);
+    const invoke = invokeHandler(s, call);
     const api = apiHandler(routes, s);
     http.handle('/fn/*', invoke.byId);
+    http.handle('/mcp', mcpHandler(s, call));
     http.handle('/api/*', api);
     // Everything else is a custom route or nothing.
     http.handle('/*', invoke.byRoute);

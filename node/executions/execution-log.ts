@@ -31,7 +31,13 @@ export interface ExecutionRow {
   /** Whose fault a failure was: caller, platform or function. */
   fault: string | null;
   started_at: string;
+  /** What made the call: `http` (/fn, a custom route) or `mcp` (a tool call at /mcp). */
+  trigger: ExecutionTrigger;
+  /** The channel whose token made an MCP call; null otherwise. */
+  channel_id: string | null;
 }
+
+export type ExecutionTrigger = 'http' | 'mcp';
 
 /** A record as read back: `logs_dropped` once the log budget took its logs (see ORVA_EXECUTION_LOGS_MAX_MB). */
 export type ExecutionRecord = ExecutionRow & { logs_dropped: boolean };
@@ -51,8 +57,8 @@ export interface ExecutionLogs {
 type WriterMessage = { type: 'batch'; values: unknown[] } | { type: 'sync'; id: number } | { type: 'prune'; before: string } | { type: 'close' };
 type WriterReply = { type: 'synced'; id: number } | { type: 'closed' } | { type: 'error'; message: string; id?: number };
 
-/** Values a record takes in a batch: the executions row's 13 columns, then its logs. */
-const RECORD_VALUES = 14;
+/** Values a record takes in a batch: the executions row's 15 columns, then its logs. */
+const RECORD_VALUES = 16;
 const FLUSH_MS = 50;
 /**
  * A batch is one transaction on the writer thread, a burst of CPU on a core
@@ -80,7 +86,9 @@ CREATE TABLE IF NOT EXISTS executions (
   error_code TEXT,
   fault TEXT,
   started_at TEXT NOT NULL,
-  logs_dropped INTEGER NOT NULL DEFAULT 0
+  logs_dropped INTEGER NOT NULL DEFAULT 0,
+  trigger TEXT NOT NULL DEFAULT 'http',
+  channel_id TEXT
 );
 CREATE INDEX IF NOT EXISTS executions_by_function ON executions (function_id, id);
 CREATE TABLE IF NOT EXISTS execution_logs (
@@ -88,6 +96,13 @@ CREATE TABLE IF NOT EXISTS execution_logs (
   logs TEXT NOT NULL
 );
 `;
+
+/** Columns added after the first release, with their declarations, in the order they were added. */
+const ADDED_COLUMNS: Array<[string, string]> = [
+  ['logs_dropped', 'INTEGER NOT NULL DEFAULT 0'],
+  ['trigger', "TEXT NOT NULL DEFAULT 'http'"],
+  ['channel_id', 'TEXT'],
+];
 
 type StoredRow = Omit<ExecutionRecord, 'cold_start' | 'logs_dropped'> & { cold_start: number; logs_dropped: number };
 
@@ -114,10 +129,9 @@ export class ExecutionLog {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.exec(SCHEMA);
-    // Files written before records could lose their logs to the budget lack the flag.
-    if (!(this.db.pragma('table_info(executions)') as Array<{ name: string }>).some((c) => c.name === 'logs_dropped')) {
-      this.db.exec('ALTER TABLE executions ADD COLUMN logs_dropped INTEGER NOT NULL DEFAULT 0');
-    }
+    // Files written by older nodes lack the columns added since: the logs-dropped flag, then the trigger and channel of MCP calls.
+    const columns = new Set((this.db.pragma('table_info(executions)') as Array<{ name: string }>).map((c) => c.name));
+    for (const [name, decl] of ADDED_COLUMNS) if (!columns.has(name)) this.db.exec(`ALTER TABLE executions ADD COLUMN ${name} ${decl}`);
     this.writer = new Worker(new URL('./writer-thread.mjs', import.meta.url), { workerData: { path, maxRecords: limits.maxRecords, maxLogBytes: limits.maxLogBytes } });
     this.writer.on('message', (m: WriterReply) => {
       if (m.type === 'synced') {
@@ -138,7 +152,7 @@ export class ExecutionLog {
 
   /** Queue one record and `logs`, what the handler printed and the stack of a thrown error. */
   record(r: ExecutionRow, logs: string): void {
-    this.buffer.push(r.id, r.function_id, r.deployment_id, r.status, r.http_status, r.duration_ms, r.cold_start ? 1 : 0, r.node, r.request_bytes, r.response_bytes, r.error_code, r.fault, r.started_at, logs);
+    this.buffer.push(r.id, r.function_id, r.deployment_id, r.status, r.http_status, r.duration_ms, r.cold_start ? 1 : 0, r.node, r.request_bytes, r.response_bytes, r.error_code, r.fault, r.started_at, r.trigger, r.channel_id, logs);
     for (const l of this.listeners) l(r);
     if (this.buffer.length >= BATCH_MAX * RECORD_VALUES) this.flush();
     else if (this.timer === null) this.timer = setTimeout(() => this.flush(), FLUSH_MS);

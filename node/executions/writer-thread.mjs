@@ -22,8 +22,8 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
 db.pragma('busy_timeout = 5000');
 const ins = db.prepare(
-  `INSERT OR REPLACE INTO executions (id, function_id, deployment_id, status, http_status, duration_ms, cold_start, node, request_bytes, response_bytes, error_code, fault, started_at)
-   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  `INSERT OR REPLACE INTO executions (id, function_id, deployment_id, status, http_status, duration_ms, cold_start, node, request_bytes, response_bytes, error_code, fault, started_at, trigger, channel_id)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 );
 const insLogs = db.prepare('INSERT OR REPLACE INTO execution_logs (id, logs) VALUES (?, ?)');
 const { maxRecords, maxLogBytes } = workerData;
@@ -75,13 +75,13 @@ function keepLogBudget() {
   }
 }
 
-// A batch is flat: each record's 13 column values in the statement's order, then its logs.
+// A batch is flat: each record's 15 column values in the statement's order, then its logs.
 const insertBatch = db.transaction((v) => {
-  for (let i = 0; i < v.length; i += 14) {
-    ins.run(v[i], v[i + 1], v[i + 2], v[i + 3], v[i + 4], v[i + 5], v[i + 6], v[i + 7], v[i + 8], v[i + 9], v[i + 10], v[i + 11], v[i + 12]);
-    if (v[i + 13] === '') continue;
-    insLogs.run(v[i], v[i + 13]);
-    logBytes += Buffer.byteLength(v[i + 13]);
+  for (let i = 0; i < v.length; i += 16) {
+    ins.run(v[i], v[i + 1], v[i + 2], v[i + 3], v[i + 4], v[i + 5], v[i + 6], v[i + 7], v[i + 8], v[i + 9], v[i + 10], v[i + 11], v[i + 12], v[i + 13], v[i + 14]);
+    if (v[i + 15] === '') continue;
+    insLogs.run(v[i], v[i + 15]);
+    logBytes += Buffer.byteLength(v[i + 15]);
   }
   const below = newestRowid.get() - maxRecords + 1;
   // Rowids start at 1: until the table first reaches the limit, nothing is below it.

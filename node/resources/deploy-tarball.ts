@@ -13,7 +13,7 @@ import type { Route } from '../http/api.ts';
 import { type Ctx, invalidField } from '../http/context.ts';
 import { formBoundary, parseMultipart } from '../multipart.ts';
 import type { Services } from '../services.ts';
-import { manifestOf, queueBuild } from './deployments.ts';
+import { accepted, manifestOf, queueBuild } from './deployments.ts';
 import { mustGetEntry } from './lookups.ts';
 
 const RAW_TYPES = new Set(['application/gzip', 'application/x-gzip', 'application/x-tar+gzip', 'application/octet-stream']);
@@ -110,7 +110,7 @@ export function tarballDeployRoutes(s: Services): Route[] {
         const config = files.find((f) => INSTALL_CONFIG_FILES.has(f.path));
         if (config) throw archiveError('install-config', 'package manager configuration cannot be deployed', config.path);
         const manifest = archiveManifest(fn.runtime, files, upload.dependencies);
-        return queueBuild(s, entry, files, manifest, 'tarball', ctx.nowMs);
+        return accepted(await queueBuild(s, entry, files, manifest, 'tarball', ctx.nowMs));
       },
     },
   ];

@@ -1,5 +1,6 @@
 /** Deploys and their records: inline deploys answer 202 and build on this node's Builder. */
 import { type BuildJob, MailboxFullError } from '../../actors/index.ts';
+import type { z } from 'zod';
 import { npmManifest, pipManifest } from '../../protocol/dependencies.ts';
 import { OrvaError } from '../../protocol/errors.ts';
 import { uuidv7 } from '../../protocol/ids.ts';
@@ -15,9 +16,9 @@ import { mustGetDeployment, mustGetEntry, mustGetFunction } from './lookups.ts';
 
 /**
  * Record a queued deployment through META and hand its files to this node's
- * Builder: the one way every deploy source (inline, tarball) starts a build.
- * The 202 answer carries the record, its id again as `deployment_id` (what
- * clients poll by) and a Location header to poll.
+ * Builder: the one way every deploy source (inline, tarball, the MCP tool)
+ * starts a build. Returns the record with its id again as `deployment_id`
+ * (what Orva's clients poll by).
  */
 export async function queueBuild(
   s: Services,
@@ -26,7 +27,7 @@ export async function queueBuild(
   manifest: BuildJob['manifest'],
   source: DeploymentSource,
   nowMs: number,
-): Promise<Reply> {
+): Promise<ReturnType<typeof deploymentJson> & { deployment_id: string }> {
   if (s.builder.depth >= s.config.buildQueueMax) throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full', { queued: s.builder.depth });
   const id = uuidv7(nowMs);
   await s.meta.submit({ type: 'deployment.create', id, function_id: entry.row.id, source, node: s.config.nodeId, at: new Date(nowMs).toISOString() });
@@ -37,7 +38,12 @@ export async function queueBuild(
     await s.meta.submit({ type: 'deployment.finish', id, status: 'failed', code_hash: null, error: 'build queue full', logs: '', keep_versions: s.config.versionsKeep, at: new Date().toISOString() });
     throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full');
   }
-  return { status: 202, json: { ...deploymentJson(s.store.deployment(id)!), deployment_id: id }, headers: { location: `/api/v1/deployments/${id}` } };
+  return { ...deploymentJson(s.store.deployment(id)!), deployment_id: id };
+}
+
+/** A queued build's answer: 202 and a Location to poll. */
+export function accepted(dep: { deployment_id: string }): Reply {
+  return { status: 202, json: dep, headers: { location: `/api/v1/deployments/${dep.deployment_id}` } };
 }
 
 /** A function's manifest from a deploy's `dependencies` text; VALIDATION when it is not plain registry packages. */
@@ -48,24 +54,42 @@ export function manifestOf(runtime: Runtime, dependencies: string | undefined): 
   return { file: m.file, content: m.content };
 }
 
-export function deploymentRoutes(s: Services): Route[] {
-  const { registry } = s;
+/** deploy-inline: the function's entrypoint file from JSON text, dependencies as a spec line. */
+export async function deployInline(s: Services, functionId: string, body: z.output<typeof deployInlineBody>, nowMs: number) {
+  const entry = mustGetEntry(s.registry, functionId);
+  const fn = entry.row;
+  const filename = body.filename ?? fn.entrypoint;
+  if (filename !== fn.entrypoint) {
+    throw invalidField('filename', `filename must be the function's entrypoint (${fn.entrypoint}); change the entrypoint with PUT first`, `expected ${fn.entrypoint}`);
+  }
+  const manifest = manifestOf(fn.runtime, body.dependencies);
+  return queueBuild(s, entry, [{ path: filename, data: Buffer.from(body.code, 'utf8') }], manifest, 'inline', nowMs);
+}
 
+export function listDeployments(s: Services, functionId: string, limit: number) {
+  mustGetFunction(s.store, functionId);
+  return { deployments: s.store.deployments(functionId, limit).map(deploymentJson) };
+}
+
+export function getDeployment(s: Services, id: string) {
+  return deploymentJson(mustGetDeployment(s.store, id));
+}
+
+export function deploymentLogs(s: Services, id: string) {
+  const d = mustGetDeployment(s.store, id);
+  return { deployment_id: d.id, status: d.status, phase: d.phase, logs: d.logs };
+}
+
+export function deploymentRoutes(s: Services): Route[] {
   return [
     {
       method: 'POST',
       path: '/api/v1/functions/:id/deploy-inline',
       access: 'write',
       handler: async (ctx) => {
-        const entry = mustGetEntry(registry, ctx.params.id);
-        const body = jsonBody(ctx, deployInlineBody);
-        const fn = entry.row;
-        const filename = body.filename ?? fn.entrypoint;
-        if (filename !== fn.entrypoint) {
-          throw invalidField('filename', `filename must be the function's entrypoint (${fn.entrypoint}); change the entrypoint with PUT first`, `expected ${fn.entrypoint}`);
-        }
-        const manifest = manifestOf(fn.runtime, body.dependencies);
-        return queueBuild(s, entry, [{ path: filename, data: Buffer.from(body.code, 'utf8') }], manifest, 'inline', ctx.nowMs);
+        // An unknown function is a 404 before its body is judged.
+        mustGetEntry(s.registry, ctx.params.id);
+        return accepted(await deployInline(s, ctx.params.id, jsonBody(ctx, deployInlineBody), ctx.nowMs));
       },
     },
     {
@@ -74,24 +98,10 @@ export function deploymentRoutes(s: Services): Route[] {
       access: 'read',
       handler: (ctx) => {
         mustGetFunction(s.store, ctx.params.id);
-        const { limit } = queryParams(ctx, deploymentListQuery);
-        return { json: { deployments: s.store.deployments(ctx.params.id, limit).map(deploymentJson) } };
+        return { json: listDeployments(s, ctx.params.id, queryParams(ctx, deploymentListQuery).limit) };
       },
     },
-    {
-      method: 'GET',
-      path: '/api/v1/deployments/:id',
-      access: 'read',
-      handler: (ctx) => ({ json: deploymentJson(mustGetDeployment(s.store, ctx.params.id)) }),
-    },
-    {
-      method: 'GET',
-      path: '/api/v1/deployments/:id/logs',
-      access: 'read',
-      handler: (ctx) => {
-        const d = mustGetDeployment(s.store, ctx.params.id);
-        return { json: { deployment_id: d.id, status: d.status, phase: d.phase, logs: d.logs } };
-      },
-    },
+    { method: 'GET', path: '/api/v1/deployments/:id', access: 'read', handler: (ctx) => ({ json: getDeployment(s, ctx.params.id) }) },
+    { method: 'GET', path: '/api/v1/deployments/:id/logs', access: 'read', handler: (ctx) => ({ json: deploymentLogs(s, ctx.params.id) }) },
   ];
 }

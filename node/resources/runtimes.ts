@@ -18,9 +18,11 @@ async function versionOf(binary: string): Promise<string | null> {
   }
 }
 
-export function runtimeRoutes(_s: Services): Route[] {
-  // Asked once at start: the interpreters do not change under a running node.
-  const catalog = Promise.all(
+let catalog: Promise<unknown[]> | null = null;
+
+/** The runtime catalog; the interpreters are asked once per process, as they do not change under a running node. */
+export async function listRuntimes() {
+  catalog ??= Promise.all(
     (Object.keys(RUNTIMES) as Runtime[]).map(async (id) => ({
       id,
       name: NAMES[id],
@@ -29,5 +31,11 @@ export function runtimeRoutes(_s: Services): Route[] {
       extensions: RUNTIMES[id].extensions,
     })),
   );
-  return [{ method: 'GET', path: '/api/v1/runtimes', access: 'read', handler: async () => ({ json: { runtimes: await catalog } }) }];
+  return { runtimes: await catalog };
+}
+
+export function runtimeRoutes(_s: Services): Route[] {
+  // Started at registration, so the first request does not wait for the interpreters.
+  void listRuntimes();
+  return [{ method: 'GET', path: '/api/v1/runtimes', access: 'read', handler: async () => ({ json: await listRuntimes() }) }];
 }

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { z } from 'zod';
 import { OrvaError } from '../../protocol/errors.ts';
 import { uuidv7 } from '../../protocol/ids.ts';
 import { diffQuery, rollbackBody } from '../../protocol/schemas.ts';
@@ -15,7 +16,8 @@ import { mustGetFunction, noDeployedCode } from './lookups.ts';
 /** The manifest a build writes for each runtime. */
 const MANIFEST: Record<FunctionRow['runtime'], string> = { node: 'package.json', python: 'requirements.txt' };
 
-export function versionRoutes(s: Services): Route[] {
+/** Versions of a function, its operations shared by the routes and the MCP tools. */
+export function versionOps(s: Services) {
   const gone = (fn: FunctionRow, hash: string | null) =>
     new OrvaError('VERSION_GCD', `version ${hash} of function ${fn.id} was pruned by the GC`, { code_hash: hash, available_hashes: s.store.liveVersions(fn.id) });
 
@@ -39,98 +41,102 @@ export function versionRoutes(s: Services): Route[] {
     };
   }
 
+  async function rollback(functionId: string, body: z.output<typeof rollbackBody>, nowMs: number) {
+    const fn = mustGetFunction(s.store, functionId);
+    let target: DeploymentRow;
+    if (body.deployment_id !== undefined) target = versionOf(fn, body.deployment_id);
+    else {
+      // By hash: the newest succeeded deployment of it is the one rolled back to.
+      const known = s.store.deployments(fn.id, 100_000).filter((d) => d.code_hash === body.code_hash && d.status === 'succeeded');
+      if (known.length === 0) throw new OrvaError('VERSION_NOT_FOUND', `function ${fn.id} has no version ${body.code_hash}`, { code_hash: body.code_hash });
+      if (known.every((d) => d.pruned_at !== null)) throw gone(fn, body.code_hash!);
+      target = known[0];
+    }
+    const hash = target.code_hash!;
+    if (hash === fn.code_hash) throw invalidField(body.deployment_id !== undefined ? 'deployment_id' : 'code_hash', `version ${hash} is already active`);
+    const id = uuidv7(nowMs);
+    try {
+      await s.meta.submit({
+        type: 'deployment.rollback',
+        id,
+        function_id: fn.id,
+        code_hash: hash,
+        parent_deployment_id: target.id,
+        node: s.config.nodeId,
+        keep_versions: s.config.versionsKeep,
+        at: new Date(nowMs).toISOString(),
+      });
+    } catch (err) {
+      // Pruned between our check and the apply: answer with what is left.
+      if (err instanceof OrvaError && err.code === 'VERSION_GCD') throw gone(fn, hash);
+      throw err;
+    }
+    return deploymentJson(s.store.deployment(id)!);
+  }
+
+  async function source(functionId: string) {
+    const fn = mustGetFunction(s.store, functionId);
+    if (!fn.code_hash) throw noDeployedCode(fn.id);
+    const f = await files(fn, fn.code_hash);
+    return {
+      function_id: fn.id,
+      deployment_id: fn.active_deployment_id,
+      code_hash: fn.code_hash,
+      runtime: fn.runtime,
+      filename: fn.entrypoint,
+      code: f.handler,
+      dependencies: f.manifest === null ? null : dependencySpec(fn.runtime, f.manifest),
+    };
+  }
+
+  /** Either the JSON comparison or git-style unified text, as `format` asks. */
+  async function diff(functionId: string, q: z.output<typeof diffQuery>): Promise<{ format: 'json'; json: unknown } | { format: 'unified'; text: string }> {
+    const fn = mustGetFunction(s.store, functionId);
+    if (q.from === q.to) throw invalidField('to', 'from and to must differ');
+    const from = versionOf(fn, q.from);
+    const to = versionOf(fn, q.to);
+    const [a, b] = await Promise.all([files(fn, from.code_hash!), files(fn, to.code_hash!)]);
+    const entries = [
+      { path: fn.entrypoint, kind: 'handler' as const, before: a.handler, after: b.handler },
+      { path: MANIFEST[fn.runtime], kind: 'manifest' as const, before: a.manifest ?? '', after: b.manifest ?? '' },
+    ].map((f) => {
+      const edits = diffLines(splitLines(f.before), splitLines(f.after));
+      return { ...f, edits, added: edits.filter((e) => e.op === '+').length, removed: edits.filter((e) => e.op === '-').length };
+    });
+    if (q.format === 'unified') {
+      const text = entries
+        .filter((f) => f.added + f.removed > 0)
+        .map((f) => `diff --git a/${f.path} b/${f.path}\n--- a/${f.path}\n+++ b/${f.path}\n${unifiedHunks(f.edits)}`)
+        .join('');
+      return { format: 'unified', text };
+    }
+    return { format: 'json', json: { from: deploymentJson(from), to: deploymentJson(to), files: entries.map(({ edits: _edits, ...f }) => f) } };
+  }
+
+  return { rollback, source, diff };
+}
+
+export function versionRoutes(s: Services): Route[] {
+  const ops = versionOps(s);
   return [
     {
       method: 'POST',
       path: '/api/v1/functions/:id/rollback',
       access: 'write',
       handler: async (ctx) => {
-        const fn = mustGetFunction(s.store, ctx.params.id);
-        const body = jsonBody(ctx, rollbackBody);
-        let target: DeploymentRow;
-        if (body.deployment_id !== undefined) target = versionOf(fn, body.deployment_id);
-        else {
-          // By hash: the newest succeeded deployment of it is the one rolled back to.
-          const known = s.store.deployments(fn.id, 100_000).filter((d) => d.code_hash === body.code_hash && d.status === 'succeeded');
-          if (known.length === 0) throw new OrvaError('VERSION_NOT_FOUND', `function ${fn.id} has no version ${body.code_hash}`, { code_hash: body.code_hash });
-          if (known.every((d) => d.pruned_at !== null)) throw gone(fn, body.code_hash!);
-          target = known[0];
-        }
-        const hash = target.code_hash!;
-        if (hash === fn.code_hash) throw invalidField(body.deployment_id !== undefined ? 'deployment_id' : 'code_hash', `version ${hash} is already active`);
-        const id = uuidv7(ctx.nowMs);
-        try {
-          await s.meta.submit({
-            type: 'deployment.rollback',
-            id,
-            function_id: fn.id,
-            code_hash: hash,
-            parent_deployment_id: target.id,
-            node: s.config.nodeId,
-            keep_versions: s.config.versionsKeep,
-            at: new Date(ctx.nowMs).toISOString(),
-          });
-        } catch (err) {
-          // Pruned between our check and the apply: answer with what is left.
-          if (err instanceof OrvaError && err.code === 'VERSION_GCD') throw gone(fn, hash);
-          throw err;
-        }
-        return { json: deploymentJson(s.store.deployment(id)!) };
+        mustGetFunction(s.store, ctx.params.id);
+        return { json: await ops.rollback(ctx.params.id, jsonBody(ctx, rollbackBody), ctx.nowMs) };
       },
     },
-    {
-      method: 'GET',
-      path: '/api/v1/functions/:id/source',
-      access: 'read',
-      handler: async (ctx) => {
-        const fn = mustGetFunction(s.store, ctx.params.id);
-        if (!fn.code_hash) throw noDeployedCode(fn.id);
-        const f = await files(fn, fn.code_hash);
-        return {
-          json: {
-            function_id: fn.id,
-            deployment_id: fn.active_deployment_id,
-            code_hash: fn.code_hash,
-            runtime: fn.runtime,
-            filename: fn.entrypoint,
-            code: f.handler,
-            dependencies: f.manifest === null ? null : dependencySpec(fn.runtime, f.manifest),
-          },
-        };
-      },
-    },
+    { method: 'GET', path: '/api/v1/functions/:id/source', access: 'read', handler: async (ctx) => ({ json: await ops.source(ctx.params.id) }) },
     {
       method: 'GET',
       path: '/api/v1/functions/:id/diff',
       access: 'read',
       handler: async (ctx) => {
-        const fn = mustGetFunction(s.store, ctx.params.id);
-        const q = queryParams(ctx, diffQuery);
-        if (q.from === q.to) throw invalidField('to', 'from and to must differ');
-        const from = versionOf(fn, q.from);
-        const to = versionOf(fn, q.to);
-        const [a, b] = await Promise.all([files(fn, from.code_hash!), files(fn, to.code_hash!)]);
-        const entries = [
-          { path: fn.entrypoint, kind: 'handler' as const, before: a.handler, after: b.handler },
-          { path: MANIFEST[fn.runtime], kind: 'manifest' as const, before: a.manifest ?? '', after: b.manifest ?? '' },
-        ].map((f) => {
-          const edits = diffLines(splitLines(f.before), splitLines(f.after));
-          return { ...f, edits, added: edits.filter((e) => e.op === '+').length, removed: edits.filter((e) => e.op === '-').length };
-        });
-        if (q.format === 'unified') {
-          const text = entries
-            .filter((f) => f.added + f.removed > 0)
-            .map((f) => `diff --git a/${f.path} b/${f.path}\n--- a/${f.path}\n+++ b/${f.path}\n${unifiedHunks(f.edits)}`)
-            .join('');
-          return { raw: text, headers: { 'content-type': 'text/x-diff; charset=utf-8' } };
-        }
-        return {
-          json: {
-            from: deploymentJson(from),
-            to: deploymentJson(to),
-            files: entries.map(({ edits: _edits, ...f }) => f),
-          },
-        };
+        mustGetFunction(s.store, ctx.params.id);
+        const d = await ops.diff(ctx.params.id, queryParams(ctx, diffQuery));
+        return d.format === 'unified' ? { raw: d.text, headers: { 'content-type': 'text/x-diff; charset=utf-8' } } : { json: d.json };
       },
     },
   ];

@@ -22,7 +22,8 @@
  *
  * Options: --profile writes a V8 CPU profile of the Orva node for the whole
  * run and prints its top functions (see profile.ts); --quick shortens every
- * phase.
+ * phase; --mcp runs only the MCP section instead (mcp.ts: tools/call beside
+ * the direct call, results in results/mcp-latest.{md,json}).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ import { freePort } from './free-port.ts';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { summariseProfile } from './profile.ts';
+import { mcpBench, mcpMarkdown } from './mcp.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const HERE = join(ROOT, 'ops/bench');
@@ -263,7 +265,7 @@ async function awaitQuiet(): Promise<void> {
 
 // ---- load generation
 
-interface WrkResult {
+export interface WrkResult {
   rps: number;
   p50: number;
   p90: number;
@@ -275,10 +277,10 @@ interface WrkResult {
 }
 
 /** One wrk run; -t2 above c=1 gave the servers the most throughput on 2 cores (measured: +10–35 % over -t1). */
-function wrk(url: string, c: number, seconds: number, key: string, onStart?: (pid: number) => void): Promise<WrkResult> {
+function wrk(url: string, c: number, seconds: number, key: string, onStart?: (pid: number) => void, request: WrkRequest = {}): Promise<WrkResult> {
   const threads = c === 1 ? 1 : 2;
-  const args = [`-t${threads}`, `-c${c}`, `-d${seconds}s`, '--timeout', '5s', '--latency', '-s', join(HERE, 'wrk-post.lua'), url];
-  const proc = start('wrk', args, { env: { ...process.env, ORVA_BENCH_KEY: key }, leaf: true });
+  const args = [`-t${threads}`, `-c${c}`, `-d${seconds}s`, '--timeout', '5s', '--latency', '-s', join(HERE, request.script ?? 'wrk-post.lua'), url];
+  const proc = start('wrk', args, { env: { ...process.env, ORVA_BENCH_KEY: key, ...request.env }, leaf: true });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -303,12 +305,19 @@ function wrk(url: string, c: number, seconds: number, key: string, onStart?: (pi
   });
 }
 
-/** A server under load: its name, the URL wrk posts to, its pid (for CPU), the API key it wants. */
-interface Target {
+/** Another request than wrk-post.lua's: a wrk script in this folder, and the environment it reads. */
+interface WrkRequest {
+  script?: string;
+  env?: Record<string, string>;
+}
+
+/** A server under load: its name, the URL wrk posts to, its pid (for CPU), the API key it wants, and what to post. */
+export interface Target {
   name: string;
   url: string;
   pid: number;
   key: string;
+  request?: WrkRequest;
 }
 
 /**
@@ -318,9 +327,9 @@ interface Target {
  */
 async function loadPoint(t: Target, c: number): Promise<WrkResult> {
   await awaitQuiet();
-  await wrk(t.url, c, WARMUP_S, t.key);
+  await wrk(t.url, c, WARMUP_S, t.key, undefined, t.request);
   let wrkPid = 0;
-  const run = wrk(t.url, c, MEASURE_S, t.key, (pid) => (wrkPid = pid));
+  const run = wrk(t.url, c, MEASURE_S, t.key, (pid) => (wrkPid = pid), t.request);
   await sleep(300);
   const before = sampleCpu(t.pid, wrkPid);
   await sleep(MEASURE_S * 1000 - 600);
@@ -338,7 +347,7 @@ function medianRun(runs: WrkResult[]): WrkResult {
 
 // ---- the Orva node over its HTTP API
 
-interface Orva {
+export interface Orva {
   proc: ChildProcess;
   url: string;
   key: string;
@@ -695,9 +704,29 @@ async function main(): Promise<void> {
   if (PROFILE) console.log('\n' + summariseProfile(join(RESULTS, 'profile')).join('\n'));
 }
 
+/** `--mcp`: only the MCP section (mcp.ts), the tool call beside the direct call on one node. */
+async function mainMcp(): Promise<void> {
+  mkdirSync(RESULTS, { recursive: true });
+  const load = await backgroundLoad();
+  const rep = await mcpBench({
+    startOrva,
+    stopOrva: (o) => stop(o.proc, 40_000),
+    deployHello: async (o) => (await deployToFirstSuccess(o, 'node')).id,
+    api,
+    prewarm: async (t, c) => void (await wrk(t.url, c, PREWARM_S, t.key, undefined, t.request)),
+    loadPoint,
+    rounds: ROUNDS,
+  });
+  const header = `${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? '?'} · Node ${process.version} · ${MEASURE_S} s per point after a ${WARMUP_S} s warm-up, ${ROUNDS} interleaved round${ROUNDS === 1 ? '' : 's'} · hello handler (node), POST {"name":"bench"} both ways; the MCP call uses a channel token · wrk on the same cores · background load before the run ${load} % of one core`;
+  const md = mcpMarkdown(rep, header);
+  writeFileSync(join(RESULTS, 'mcp-latest.md'), md);
+  writeFileSync(join(RESULTS, 'mcp-latest.json'), JSON.stringify(rep, null, 2) + '\n');
+  console.log('\n' + md);
+}
+
 const t0 = Date.now();
 try {
-  await main();
+  await (process.argv.includes('--mcp') ? mainMcp() : main());
 } finally {
   cleanupNow();
   console.error(`bench took ${((Date.now() - t0) / 1000).toFixed(0)} s`);

@@ -40,16 +40,18 @@ function row(id: string, function_id = 'fn-a'): ExecutionRow {
     error_code: null,
     fault: null,
     started_at: new Date().toISOString(),
+    trigger: 'http',
+    channel_id: null,
   };
 }
 
 /** Newest first is id order; ids of one millisecond are in random order among themselves. */
 const newestFirst = (ids: string[]) => [...ids].sort().reverse();
 
-test('execution log - records come back by id, newest first, by function, with their logs', async () => {
+test('execution log - records come back by id, newest first, by function, with their logs, trigger and channel', async () => {
   const log = open(freshPath(), LIMITS);
   const ids = [uuidv7(), uuidv7(), uuidv7()];
-  const b = { ...row(ids[1], 'fn-b'), cold_start: true, status: 'timeout' as const, http_status: 504, error_code: 'TIMEOUT', fault: 'function' };
+  const b = { ...row(ids[1], 'fn-b'), cold_start: true, status: 'timeout' as const, http_status: 504, error_code: 'TIMEOUT', fault: 'function', trigger: 'mcp' as const, channel_id: 'ch-1' };
   log.record(row(ids[0]), 'first\n');
   log.record(b, '');
   log.record(row(ids[2]), 'third\n');
