@@ -22,7 +22,7 @@
  *
  * Options: --profile writes a V8 CPU profile of the Orva node for the whole
  * run and prints its top functions (see profile.ts); --quick shortens every
- * phase.
+ * phase; --at-scale [N] runs at-scale.ts (N functions on one node) instead.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -697,7 +697,9 @@ async function main(): Promise<void> {
 
 const t0 = Date.now();
 try {
-  await main();
+  // `--at-scale [N]`: the many-functions benchmark (at-scale.ts) instead of this one.
+  if (process.argv.includes('--at-scale')) await (await import('./at-scale.ts')).atScale(process.argv.slice(2), { nodeFlags: NODE_FLAGS, resultsDir: RESULTS });
+  else await main();
 } finally {
   cleanupNow();
   console.error(`bench took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
