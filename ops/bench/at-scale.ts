@@ -235,6 +235,11 @@ interface WorkerMemory {
   pssMb: number;
 }
 
+/** PSS of the node and everything below it (NATS, bwrap, workers), in MB: Orva's share of the host, whatever else runs there. */
+function treePssMb(nodePid: number): number {
+  return [nodePid, ...descendants(nodePid)].reduce((sum, pid) => sum + pssKb(pid), 0) / 1024;
+}
+
 /** The node's warm workers by runtime: the sandboxed runtime processes below it (bwrap's own monitor process excluded). */
 function workerCensus(nodePid: number): Record<Runtime, WorkerMemory> {
   const census: Record<Runtime, WorkerMemory> = { node: { count: 0, rssMb: 0, pssMb: 0 }, python: { count: 0, rssMb: 0, pssMb: 0 } };
@@ -412,6 +417,8 @@ interface Report {
     hostUsedEndMb: number;
     nodeRssPeakMb: number;
     nodeRssEndMb: number;
+    /** PSS of the node, NATS, the sandboxes and workers together, at the end of the mix. */
+    treePssEndMb: number;
     workers: Record<Runtime, WorkerMemory>;
   };
   restart: { stopMs: number; graceful: boolean; toHealthMs: number | null; toFirst200Ms: number | null };
@@ -444,7 +451,8 @@ function markdown(r: Report): string {
   L.push(`| evictions (\`orva_worker_evictions_total\`) | ${r.evictions === null ? 'n/a (the node has no such counter)' : f0(r.evictions)} |`);
   L.push(`| node process RSS | ${f0(r.memory.nodeRssEndMb)} MB at the end, ${f0(r.memory.nodeRssPeakMb)} MB peak |`);
   L.push(`| warm workers at the end | node: ${w.node.count} (RSS ${per(w.node, 'rssMb')} MB, PSS ${per(w.node, 'pssMb')} MB each); python: ${w.python.count} (RSS ${per(w.python, 'rssMb')} MB, PSS ${per(w.python, 'pssMb')} MB each); PSS in all ${f0(w.node.pssMb + w.python.pssMb)} MB |`);
-  L.push(`| host memory used (MemTotal − MemAvailable) | ${f0(r.memory.hostUsedBeforeMb)} MB before the node, ${f0(r.memory.hostUsedPeakMb)} MB peak, ${f0(r.memory.hostUsedEndMb)} MB at the end of the mix |`);
+  L.push(`| Orva's processes in all (PSS of the node, NATS, sandboxes, workers) | ${f0(r.memory.treePssEndMb)} MB at the end of the mix |`);
+  L.push(`| host memory used (MemTotal − MemAvailable, everything on the machine) | ${f0(r.memory.hostUsedBeforeMb)} MB before the node, ${f0(r.memory.hostUsedPeakMb)} MB peak, ${f0(r.memory.hostUsedEndMb)} MB at the end of the mix |`);
   L.push(`| restart | graceful stop in ${f0(r.restart.stopMs)} ms${r.restart.graceful ? '' : ' (not graceful: killed)'}; started again: health 200 after ${f0(r.restart.toHealthMs)} ms, **first call answered 200 after ${f0(r.restart.toFirst200Ms)} ms** |`);
   L.push('', `## The mix, per ${BUCKET_S} s`, '', '| from s | calls/s | answered 200 | p99 ms (200s) |', '|---:|---:|---:|---:|');
   for (const b of mx.buckets) L.push(`| ${b.fromS} | ${f0(b.perSecond)} | ${pc(b.successFraction)} | ${f1(b.p99Ms)} |`);
@@ -607,6 +615,7 @@ export async function atScale(args: string[], o: { nodeFlags: string[]; resultsD
   const hostUsedEndMb = hostUsedMb();
   const nodeRssEndMb = statusKb(node.proc.pid!, 'VmRSS') / 1024;
   const workers = workerCensus(node.proc.pid!);
+  const treePssEndMb = treePssMb(node.proc.pid!);
   after = await settledCounters(c);
   const mixRecorded = after.invocations - before.invocations;
   const mixedReport = {
@@ -659,7 +668,7 @@ export async function atScale(args: string[], o: { nodeFlags: string[]; resultsD
     firstCall,
     mixed: mixedReport,
     evictions: after.evictions,
-    memory: { hostUsedBeforeMb, hostUsedPeakMb, hostUsedEndMb, nodeRssPeakMb, nodeRssEndMb, workers },
+    memory: { hostUsedBeforeMb, hostUsedPeakMb, hostUsedEndMb, nodeRssPeakMb, nodeRssEndMb, treePssEndMb, workers },
     restart: { stopMs: stopped.ms, graceful: stopped.graceful, toHealthMs, toFirst200Ms },
     errors,
   };
