@@ -178,6 +178,8 @@ describe('sandbox - node', () => {
     ['ESM export const handler', 'handler.js', 'export const handler = (event) => event.path;'],
     ['ESM handler.mjs', 'handler.mjs', 'export const handler = async (event) => event.path;'],
     ['CJS handler.cjs', 'handler.cjs', 'module.exports.handler = (event) => event.path;'],
+    // require() refuses it unevaluated; import() then evaluates it once (a second evaluation would answer 2).
+    ['ESM with top-level await, evaluated once', 'handler.mjs', 'globalThis.loads = (globalThis.loads ?? 0) + 1;\nawait null;\nexport const handler = (event) => (globalThis.loads === 1 ? event.path : `evaluated ${globalThis.loads} times`);'],
   ];
   for (const [what, entrypoint, source] of shapes) {
     test(`sandbox - a node ${what} without package.json answers`, async () => {

