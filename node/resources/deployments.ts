@@ -1,5 +1,5 @@
 /** Deploys and their records: inline deploys answer 202 and build on this node's Builder. */
-import { type BuildJob, MailboxFullError } from '../../actors/index.ts';
+import type { BuildJob } from '../../actors/index.ts';
 import { npmManifest, pipManifest } from '../../protocol/dependencies.ts';
 import { OrvaError } from '../../protocol/errors.ts';
 import { uuidv7 } from '../../protocol/ids.ts';
@@ -25,16 +25,17 @@ export async function queueBuild(
   source: DeploymentSource,
   nowMs: number,
 ): Promise<DeploymentRow> {
-  if (s.builder.depth >= s.config.buildQueueMax) throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full', { queued: s.builder.depth });
+  // The place is held from here: deploys racing this one are refused before they record a deployment.
+  const place = s.builder.reserve();
+  if (!place) throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full', { queued: s.builder.depth });
   const id = uuidv7(nowMs);
-  await s.meta.submit({ type: 'deployment.create', id, function_id: entry.row.id, source, node: s.config.nodeId, at: new Date(nowMs).toISOString() });
   try {
-    s.builder.tell({ deploymentId: id, functionId: entry.row.id, spawn: spawnSpecOf(entry), files, manifest });
+    await s.meta.submit({ type: 'deployment.create', id, function_id: entry.row.id, source, node: s.config.nodeId, at: new Date(nowMs).toISOString() });
   } catch (err) {
-    if (!(err instanceof MailboxFullError)) throw err;
-    await s.meta.submit({ type: 'deployment.finish', id, status: 'failed', code_hash: null, error: 'build queue full', logs: '', keep_versions: s.config.versionsKeep, at: new Date().toISOString() });
-    throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full');
+    place.cancel();
+    throw err;
   }
+  place.submit({ deploymentId: id, functionId: entry.row.id, spawn: spawnSpecOf(entry), files, manifest });
   return s.store.deployment(id)!;
 }
 

@@ -54,109 +54,117 @@ export class Store {
     this.db.close();
   }
 
-  // Reads. Each is local and synchronous.
+  // Reads. Each is local and synchronous; statements are prepared once (preparing costs more than running most of these).
+
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private q(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
 
   bootstrapIssued(): boolean {
-    return this.db.prepare("SELECT 1 FROM meta_state WHERE key = 'bootstrap_issued'").get() !== undefined;
+    return this.q("SELECT 1 FROM meta_state WHERE key = 'bootstrap_issued'").get() !== undefined;
   }
 
   hasUser(): boolean {
-    return this.db.prepare('SELECT 1 FROM users LIMIT 1').get() !== undefined;
+    return this.q('SELECT 1 FROM users LIMIT 1').get() !== undefined;
   }
 
   userByName(username: string): UserRow | undefined {
-    return this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+    return this.q('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
   }
 
   userById(id: string): UserRow | undefined {
-    return this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    return this.q('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
   }
 
   session(tokenHash: string): { user_id: string; expires_at: string } | undefined {
-    return this.db.prepare('SELECT user_id, expires_at FROM sessions WHERE token_hash = ?').get(tokenHash) as
+    return this.q('SELECT user_id, expires_at FROM sessions WHERE token_hash = ?').get(tokenHash) as
       | { user_id: string; expires_at: string }
       | undefined;
   }
 
   apiKeys(): ApiKeyRow[] {
-    return this.db.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all() as ApiKeyRow[];
+    return this.q('SELECT * FROM api_keys ORDER BY created_at, id').all() as ApiKeyRow[];
   }
 
   apiKey(id: string): ApiKeyRow | undefined {
-    return this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as ApiKeyRow | undefined;
+    return this.q('SELECT * FROM api_keys WHERE id = ?').get(id) as ApiKeyRow | undefined;
   }
 
   functions(filter: { status?: string; runtime?: string } = {}): FunctionRow[] {
-    return this.db
-      .prepare('SELECT * FROM functions WHERE (@status IS NULL OR status = @status) AND (@runtime IS NULL OR runtime = @runtime) ORDER BY created_at, id')
+    return this.q('SELECT * FROM functions WHERE (@status IS NULL OR status = @status) AND (@runtime IS NULL OR runtime = @runtime) ORDER BY created_at, id')
       .all({ status: filter.status ?? null, runtime: filter.runtime ?? null }) as FunctionRow[];
   }
 
   function(id: string): FunctionRow | undefined {
-    return this.db.prepare('SELECT * FROM functions WHERE id = ?').get(id) as FunctionRow | undefined;
+    return this.q('SELECT * FROM functions WHERE id = ?').get(id) as FunctionRow | undefined;
   }
 
   deployment(id: string): DeploymentRow | undefined {
-    return this.db.prepare('SELECT * FROM deployments WHERE id = ?').get(id) as DeploymentRow | undefined;
+    return this.q('SELECT * FROM deployments WHERE id = ?').get(id) as DeploymentRow | undefined;
   }
 
   deployments(functionId: string, limit: number): DeploymentRow[] {
-    return this.db.prepare('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT ?').all(functionId, limit) as DeploymentRow[];
+    return this.q('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT ?').all(functionId, limit) as DeploymentRow[];
   }
 
   /** Builds still queued or running on some node (see interrupted-builds.ts for those that never will finish). */
   unfinishedDeployments(): DeploymentRow[] {
-    return this.db.prepare("SELECT * FROM deployments WHERE status IN ('queued', 'building')").all() as DeploymentRow[];
+    return this.q("SELECT * FROM deployments WHERE status IN ('queued', 'building')").all() as DeploymentRow[];
   }
 
   /** The newest deployment of a function, whatever its status. */
   latestDeployment(functionId: string): DeploymentRow | undefined {
-    return this.db.prepare('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT 1').get(functionId) as DeploymentRow | undefined;
+    return this.q('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT 1').get(functionId) as DeploymentRow | undefined;
   }
 
   /** Succeeded, unpruned versions of a function, newest first. */
   liveVersions(functionId: string): string[] {
     return (
-      this.db
-        .prepare("SELECT code_hash FROM deployments WHERE function_id = ? AND status = 'succeeded' AND pruned_at IS NULL GROUP BY code_hash ORDER BY MAX(id) DESC")
+      this.q("SELECT code_hash FROM deployments WHERE function_id = ? AND status = 'succeeded' AND pruned_at IS NULL GROUP BY code_hash ORDER BY MAX(id) DESC")
         .all(functionId) as Array<{ code_hash: string }>
     ).map((r) => r.code_hash);
   }
 
   /** Whether any function still has this version unpruned (artifacts are shared by hash). */
   versionInUse(hash: string): boolean {
-    return this.db.prepare("SELECT 1 FROM deployments WHERE code_hash = ? AND status = 'succeeded' AND pruned_at IS NULL LIMIT 1").get(hash) !== undefined;
+    return this.q("SELECT 1 FROM deployments WHERE code_hash = ? AND status = 'succeeded' AND pruned_at IS NULL LIMIT 1").get(hash) !== undefined;
   }
 
   /** The pruned versions of a function (to remove locally after a GC). */
   prunedVersions(functionId: string): string[] {
     return (
-      this.db
-        .prepare('SELECT DISTINCT code_hash FROM deployments WHERE function_id = ? AND pruned_at IS NOT NULL AND code_hash NOT IN (SELECT code_hash FROM deployments WHERE function_id = ? AND pruned_at IS NULL AND code_hash IS NOT NULL)')
+      this.q('SELECT DISTINCT code_hash FROM deployments WHERE function_id = ? AND pruned_at IS NOT NULL AND code_hash NOT IN (SELECT code_hash FROM deployments WHERE function_id = ? AND pruned_at IS NULL AND code_hash IS NOT NULL)')
         .all(functionId, functionId) as Array<{ code_hash: string }>
     ).map((r) => r.code_hash);
   }
 
   secrets(functionId: string): SecretRow[] {
-    return this.db.prepare('SELECT * FROM secrets WHERE function_id = ? ORDER BY key').all(functionId) as SecretRow[];
+    return this.q('SELECT * FROM secrets WHERE function_id = ? ORDER BY key').all(functionId) as SecretRow[];
   }
 
   routes(): RouteRow[] {
-    return this.db.prepare('SELECT * FROM routes ORDER BY path').all() as RouteRow[];
+    return this.q('SELECT * FROM routes ORDER BY path').all() as RouteRow[];
   }
 
   route(path: string): RouteRow | undefined {
-    return this.db.prepare('SELECT * FROM routes WHERE path = ?').get(path) as RouteRow | undefined;
+    return this.q('SELECT * FROM routes WHERE path = ?').get(path) as RouteRow | undefined;
   }
 
   poolConfig(functionId: string): PoolConfig | undefined {
-    const r = this.db.prepare('SELECT min_warm, max_warm, idle_ttl_seconds, target_concurrency, scale_to_zero FROM pool_config WHERE function_id = ?').get(functionId) as
+    const r = this.q('SELECT min_warm, max_warm, idle_ttl_seconds, target_concurrency, scale_to_zero FROM pool_config WHERE function_id = ?').get(functionId) as
       | (Omit<PoolConfig, 'scale_to_zero'> & { scale_to_zero: number })
       | undefined;
     return r && { ...r, scale_to_zero: r.scale_to_zero === 1 };
   }
 
   functionByName(name: string): FunctionRow | undefined {
-    return this.db.prepare('SELECT * FROM functions WHERE name = ?').get(name) as FunctionRow | undefined;
+    return this.q('SELECT * FROM functions WHERE name = ?').get(name) as FunctionRow | undefined;
   }
 }
