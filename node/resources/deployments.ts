@@ -1,5 +1,6 @@
 /** Deploys and their records: inline deploys answer 202 and build on this node's Builder. */
 import type { BuildJob } from '../../actors/index.ts';
+import { idCursorAfter } from '../../protocol/cursors.ts';
 import { npmManifest, pipManifest } from '../../protocol/dependencies.ts';
 import { OrvaError } from '../../protocol/errors.ts';
 import { uuidv7 } from '../../protocol/ids.ts';
@@ -74,8 +75,11 @@ export function deploymentRoutes(s: Services): Route[] {
       access: 'read',
       handler: (ctx) => {
         mustGetFunction(s.store, ctx.params.id);
-        const { limit } = queryParams(ctx, deploymentListQuery);
-        return { json: { deployments: s.store.deployments(ctx.params.id, limit).map(deploymentJson) } };
+        const { limit, cursor } = queryParams(ctx, deploymentListQuery);
+        // One row past the page says whether another page follows.
+        const rows = s.store.deployments(ctx.params.id, limit + 1, cursor);
+        const page = rows.slice(0, limit);
+        return { json: { deployments: page.map(deploymentJson), next_cursor: rows.length > limit ? idCursorAfter(page.at(-1)!) : null } };
       },
     },
     {

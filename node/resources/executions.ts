@@ -1,4 +1,5 @@
 /** /api/v1/executions: the invocation records of this node. */
+import { idCursorAfter } from '../../protocol/cursors.ts';
 import { OrvaError } from '../../protocol/errors.ts';
 import { executionListQuery } from '../../protocol/schemas.ts';
 import type { Services } from '../services.ts';
@@ -16,7 +17,11 @@ export function executionRoutes({ clusterExecutions: executions }: Services): Ro
       method: 'GET',
       path: '/api/v1/executions',
       access: 'read',
-      handler: async (ctx) => ({ json: { executions: await executions.list(queryParams(ctx, executionListQuery)) } }),
+      handler: async (ctx) => {
+        const { cursor, ...filter } = queryParams(ctx, executionListQuery);
+        const { rows, more } = await executions.list({ ...filter, before: cursor });
+        return { json: { executions: rows, next_cursor: more ? idCursorAfter(rows.at(-1)!) : null } };
+      },
     },
     { method: 'GET', path: '/api/v1/executions/:id', access: 'read', handler: async (ctx) => ({ json: await mustGet(ctx.params.id) }) },
     {

@@ -1,4 +1,5 @@
 /** /api/v1/functions: the function records (code and deployments come with the invoke work). */
+import { functionCursorAfter } from '../../protocol/cursors.ts';
 import { uuidv7 } from '../../protocol/ids.ts';
 import { entrypointFits, functionCreateBody, functionListQuery, functionUpdateBody } from '../../protocol/schemas.ts';
 import type { Route } from '../http/api.ts';
@@ -15,7 +16,13 @@ export function functionRoutes(s: Services): Route[] {
       method: 'GET',
       path: '/api/v1/functions',
       access: 'read',
-      handler: (ctx) => ({ json: { functions: s.store.functions(queryParams(ctx, functionListQuery)).map(functionJson) } }),
+      handler: (ctx) => {
+        const { cursor, limit, ...filter } = queryParams(ctx, functionListQuery);
+        // One row past the page says whether another page follows.
+        const rows = s.store.functionPage({ ...filter, limit: limit + 1, after: cursor });
+        const page = rows.slice(0, limit);
+        return { json: { functions: page.map(functionJson), next_cursor: rows.length > limit ? functionCursorAfter(page.at(-1)!) : null } };
+      },
     },
     {
       method: 'POST',

@@ -7,9 +7,14 @@
 import Database from 'better-sqlite3';
 import type { ApplyOutcome, MetaEnvelope } from '../../protocol/meta-commands.ts';
 import { applyCommand } from './apply.ts';
+import type { FunctionCursor } from '../../protocol/cursors.ts';
 import type { PoolConfig } from '../../protocol/schemas.ts';
 import type { ApiKeyRow, DeploymentRow, FunctionRow, RouteRow, SecretRow, UserRow } from './rows.ts';
 import { SCHEMA } from './schema.ts';
+
+type StoredPoolConfig = Omit<PoolConfig, 'scale_to_zero'> & { scale_to_zero: number };
+
+const poolConfigOf = (r: StoredPoolConfig): PoolConfig => ({ ...r, scale_to_zero: r.scale_to_zero === 1 });
 
 export class Store {
   readonly db: Database.Database;
@@ -97,9 +102,18 @@ export class Store {
     return this.q('SELECT * FROM api_keys WHERE id = ?').get(id) as ApiKeyRow | undefined;
   }
 
-  functions(filter: { status?: string; runtime?: string } = {}): FunctionRow[] {
-    return this.q('SELECT * FROM functions WHERE (@status IS NULL OR status = @status) AND (@runtime IS NULL OR runtime = @runtime) ORDER BY created_at, id')
-      .all({ status: filter.status ?? null, runtime: filter.runtime ?? null }) as FunctionRow[];
+  /** Every function, oldest first (the registry's load; the API pages with functionPage). */
+  functions(): FunctionRow[] {
+    return this.q('SELECT * FROM functions ORDER BY created_at, id').all() as FunctionRow[];
+  }
+
+  /** A page of functions, oldest first, strictly after `after`; `limit` rows at most. */
+  functionPage(filter: { status?: string; runtime?: string; limit: number; after?: FunctionCursor }): FunctionRow[] {
+    return this.q(
+      `SELECT * FROM functions WHERE (@status IS NULL OR status = @status) AND (@runtime IS NULL OR runtime = @runtime)
+       AND (@afterAt IS NULL OR created_at > @afterAt OR (created_at = @afterAt AND id > @afterId))
+       ORDER BY created_at, id LIMIT @limit`,
+    ).all({ status: filter.status ?? null, runtime: filter.runtime ?? null, afterAt: filter.after?.created_at ?? null, afterId: filter.after?.id ?? null, limit: filter.limit }) as FunctionRow[];
   }
 
   function(id: string): FunctionRow | undefined {
@@ -110,8 +124,13 @@ export class Store {
     return this.q('SELECT * FROM deployments WHERE id = ?').get(id) as DeploymentRow | undefined;
   }
 
-  deployments(functionId: string, limit: number): DeploymentRow[] {
-    return this.q('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT ?').all(functionId, limit) as DeploymentRow[];
+  /** A function's deployments, newest first, those with an id below `before` only when given. */
+  deployments(functionId: string, limit: number, before?: string): DeploymentRow[] {
+    return this.q('SELECT * FROM deployments WHERE function_id = @fn AND (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit').all({
+      fn: functionId,
+      before: before ?? null,
+      limit,
+    }) as DeploymentRow[];
   }
 
   /** Builds still queued or running on some node (see interrupted-builds.ts for those that never will finish). */
@@ -149,6 +168,17 @@ export class Store {
     return this.q('SELECT * FROM secrets WHERE function_id = ? ORDER BY key').all(functionId) as SecretRow[];
   }
 
+  /** Every function's secrets (each function's ordered by key), in one query: the registry's load at start. */
+  secretsByFunction(): Map<string, SecretRow[]> {
+    const out = new Map<string, SecretRow[]>();
+    for (const row of this.q('SELECT * FROM secrets ORDER BY function_id, key').all() as SecretRow[]) {
+      const list = out.get(row.function_id);
+      if (list) list.push(row);
+      else out.set(row.function_id, [row]);
+    }
+    return out;
+  }
+
   routes(): RouteRow[] {
     return this.q('SELECT * FROM routes ORDER BY path').all() as RouteRow[];
   }
@@ -159,9 +189,15 @@ export class Store {
 
   poolConfig(functionId: string): PoolConfig | undefined {
     const r = this.q('SELECT min_warm, max_warm, idle_ttl_seconds, target_concurrency, scale_to_zero FROM pool_config WHERE function_id = ?').get(functionId) as
-      | (Omit<PoolConfig, 'scale_to_zero'> & { scale_to_zero: number })
+      | StoredPoolConfig
       | undefined;
-    return r && { ...r, scale_to_zero: r.scale_to_zero === 1 };
+    return r && poolConfigOf(r);
+  }
+
+  /** Every stored pool_config row, in one query: the registry's load at start. */
+  poolConfigs(): Map<string, PoolConfig> {
+    const rows = this.q('SELECT function_id, min_warm, max_warm, idle_ttl_seconds, target_concurrency, scale_to_zero FROM pool_config').all() as Array<StoredPoolConfig & { function_id: string }>;
+    return new Map(rows.map(({ function_id, ...r }) => [function_id, poolConfigOf(r)]));
   }
 
   functionByName(name: string): FunctionRow | undefined {

@@ -84,7 +84,7 @@ test('schemas - PUT accepts only the whitelisted fields and at least one of them
 test('schemas - list query accepts only status and runtime with their enums', () => {
   assert.ok(ok(functionListQuery, {}));
   assert.ok(ok(functionListQuery, { status: 'active', runtime: 'python' }));
-  for (const q of [{ status: 'deleted' }, { runtime: 'go' }, { status: '' }, { limit: '5' }]) assert.ok(!ok(functionListQuery, q), JSON.stringify(q));
+  for (const q of [{ status: 'deleted' }, { runtime: 'go' }, { status: '' }, { limit: '0' }, { cursor: 'x' }]) assert.ok(!ok(functionListQuery, q), JSON.stringify(q));
 });
 
 test('schemas - key create: permissions, expiry forms and names', () => {
