@@ -51,7 +51,7 @@ export class ClusterExecutions {
    * its own newest `limit + 1` below it; the merge of those holds the
    * cluster's, and the row past the page says whether another follows.
    */
-  async list(filter: { function_id?: string; limit: number; before?: string }): Promise<{ rows: ExecutionRecord[]; more: boolean }> {
+  async page(filter: { function_id?: string; limit: number; before?: string }): Promise<{ rows: ExecutionRecord[]; more: boolean }> {
     const { before } = filter;
     const answers = await this.gather({ op: 'list', ...filter, limit: filter.limit + 1 });
     const rows = answers

@@ -19,7 +19,7 @@ export function executionRoutes({ clusterExecutions: executions }: Services): Ro
       access: 'read',
       handler: async (ctx) => {
         const { cursor, ...filter } = queryParams(ctx, executionListQuery);
-        const { rows, more } = await executions.list({ ...filter, before: cursor });
+        const { rows, more } = await executions.page({ ...filter, before: cursor });
         return { json: { executions: rows, next_cursor: more ? idCursorAfter(rows.at(-1)!) : null } };
       },
     },

@@ -102,9 +102,9 @@ export class Store {
     return this.q('SELECT * FROM api_keys WHERE id = ?').get(id) as ApiKeyRow | undefined;
   }
 
-  /** Every function, oldest first (the registry's load; the API pages with functionPage). */
-  functions(): FunctionRow[] {
-    return this.q('SELECT * FROM functions ORDER BY created_at, id').all() as FunctionRow[];
+  functions(filter: { status?: string; runtime?: string } = {}): FunctionRow[] {
+    return this.q('SELECT * FROM functions WHERE (@status IS NULL OR status = @status) AND (@runtime IS NULL OR runtime = @runtime) ORDER BY created_at, id')
+      .all({ status: filter.status ?? null, runtime: filter.runtime ?? null }) as FunctionRow[];
   }
 
   /** A page of functions, oldest first, strictly after `after`; `limit` rows at most. */

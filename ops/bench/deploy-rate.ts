@@ -19,7 +19,7 @@
  * and everything it started are killed at the end or on Ctrl-C.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -118,6 +118,48 @@ function pick(env: NodeJS.ProcessEnv, re: RegExp): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => re.test(e[0]) && e[1] !== undefined));
 }
 
+/** CPU ticks (1/100 s) of a process and of its reaped children: utime + stime + cutime + cstime. */
+function ticksOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  } catch {
+    return 0;
+  }
+}
+
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    let kids = '';
+    try {
+      kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+    } catch {}
+    for (const k of kids.split(' ').filter(Boolean).map(Number)) out.push(k, ...descendants(k));
+  }
+  return out;
+}
+
+/**
+ * CPU seconds the node has used, split into its own process and everything below it (nats-server, sandboxes,
+ * tar): what a deploy costs the machine, whatever else runs on it.
+ */
+function nodeCpu(pid: number): { node: number; below: number } {
+  const below = descendants(pid).reduce((sum, d) => sum + ticksOf(d), 0);
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const stat = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const own = Number(stat[11]) + Number(stat[12]);
+  const reaped = Number(stat[13]) + Number(stat[14]);
+  return { node: own / 100, below: (below + reaped) / 100 };
+}
+
 /** Run `work` over `items` with at most `n` in flight. */
 async function eachLimited<T>(items: T[], n: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -153,6 +195,7 @@ async function main(): Promise<void> {
 
   const deployments = new Map<string, string>();
   let refused = 0;
+  const cpu0 = nodeCpu(node!.pid!);
   const t0 = Date.now();
   const deadline = t0 + TIMEOUT_MS;
   await eachLimited(fns, SENDERS, async (fn) => {
@@ -180,6 +223,7 @@ async function main(): Promise<void> {
     });
   }
 
+  const cpu1 = nodeCpu(node!.pid!);
   // A deploy that passed the queue check while the queue filled up is recorded, then failed with "build queue full": META writes for nothing.
   let raced = 0;
   await eachLimited(fns, 8, async (fn) => {
@@ -207,6 +251,8 @@ async function main(): Promise<void> {
   console.log(`functions created: ${COUNT} in ${(createMs / 1000).toFixed(1)} s (${(COUNT / (createMs / 1000)).toFixed(1)}/s)`);
   console.log(`deploys: ${COUNT} (${failed.length} failed) from the first request to the last finished in ${seconds.toFixed(2)} s: ${(COUNT / seconds).toFixed(1)} deploys/s`);
   console.log(`all accepted (202) after ${(acceptedMs / 1000).toFixed(2)} s; BUILD_QUEUE_FULL refusals retried: ${refused}, of them recorded as failed deployments: ${raced}`);
+  const perDeploy = (x: number) => `${((x / COUNT) * 1000).toFixed(1)} ms`;
+  console.log(`CPU per deploy (polling included): node process ${perDeploy(cpu1.node - cpu0.node)}, below it (sandboxes, nats-server, tar) ${perDeploy(cpu1.below - cpu0.below)}`);
   console.log(`per deployment, created → finished: median ${median(total)} ms, p90 ${p(total, 0.9)} ms`);
   console.log('median ms per step (queued = created → installing; activating = activating → finished):');
   for (const [name, xs] of Object.entries(phaseMs)) console.log(`  ${name.padEnd(10)} ${String(median(xs)).padStart(6)}   p90 ${p(xs, 0.9)}`);
