@@ -4,9 +4,11 @@
  * order they were queued.
  *
  * Contract with its parent (the node):
- *  1. `tell(job)` after the deployment row exists (status queued); past
- *     `queueMax` builds queued or running it throws MailboxFullError, which
- *     the caller answers with BUILD_QUEUE_FULL.
+ *  1. `reserve()` a place before recording the deployment, then `submit`
+ *     the job into it once the row exists (status queued), or `cancel` it
+ *     if recording failed. With `queueMax` builds queued or running there
+ *     is no place (null), which the caller answers with BUILD_QUEUE_FULL.
+ *     `tell(job)` is both at once and throws MailboxFullError instead.
  *  2. Each job ends with exactly one `deployment.finish` command: succeeded
  *     (which activates the version on every node) or failed (which leaves
  *     the prior version serving). A build never crashes the actor.
@@ -18,9 +20,9 @@
  *     been applied here, so its finishes (and activations) keep their order.
  *
  * State: the jobs waiting (FIFO), the functions with a build running, the
- * count queued or running. Messages received: a `BuildJob` (from the parent), `BuildDone` (from a
- * build of its own, when its finish is recorded). Messages sent: META
- * commands through `submit`.
+ * count queued or running. Messages received: `BuildJob` (from the parent),
+ * `BuildDone` (from a build of its own, once its finish is recorded).
+ * Messages sent: META commands through `submit`.
  *
  * A build: write the files and manifest into a scratch dir, install
  * dependencies on the host (npm with scripts disabled; pip wheels only),
@@ -64,7 +66,7 @@ export interface BuilderDeps {
   /**
    * Builds running at once (ORVA_BUILD_CONCURRENCY, default the machine's
    * available parallelism): a build is mostly CPU (a sandbox start, an npm
-   * or pip install), so more than one per core only makes each slower.
+   * or pip install), so more than one per core makes each one slower.
    */
   concurrency: number;
   /** Versions kept per function (older ones are pruned when a build activates). */
