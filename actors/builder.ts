@@ -1,16 +1,28 @@
 /**
- * Builder — this node's deploy queue: one build at a time, off the request
- * path.
+ * Builder — this node's deploy queue: builds run off the request path, up to
+ * `concurrency` at once, the builds of one function one at a time and in the
+ * order they were queued.
  *
  * Contract with its parent (the node):
- *  1. `tell(job)` after the deployment row exists (status queued); a full
- *     mailbox throws MailboxFullError, which the caller answers with
- *     BUILD_QUEUE_FULL.
+ *  1. `reserve()` a place before recording the deployment, then `submit`
+ *     the job into it once the row exists (status queued), or `cancel` it
+ *     if recording failed. With `queueMax` builds queued or running there
+ *     is no place (null), which the caller answers with BUILD_QUEUE_FULL.
+ *     `tell(job)` is both at once and throws MailboxFullError instead.
  *  2. Each job ends with exactly one `deployment.finish` command: succeeded
  *     (which activates the version on every node) or failed (which leaves
  *     the prior version serving). A build never crashes the actor.
- *  3. Phases are published as they start: installing → verifying → packing
- *     → storing → activating.
+ *  3. Phases are published in order as they start: installing → verifying
+ *     → packing → storing → activating, all of them before the finish. The
+ *     build does not wait for each one's META round trip; it waits for all
+ *     of them before it publishes the finish.
+ *  4. A function's next build starts only once the previous one's finish has
+ *     been applied here, so its finishes (and activations) keep their order.
+ *
+ * State: the jobs waiting (FIFO), the functions with a build running, the
+ * count queued or running. Messages received: `BuildJob` (from the parent),
+ * `BuildDone` (from a build of its own, once its finish is recorded).
+ * Messages sent: META commands through `submit`.
  *
  * A build: write the files and manifest into a scratch dir, install
  * dependencies on the host (npm with scripts disabled; pip wheels only),
@@ -28,7 +40,7 @@ import type { Artifacts } from '../node/artifacts.ts';
 import { hashTree } from '../node/artifacts.ts';
 import type { SandboxDriver, SpawnSpec } from '../node/sandbox/driver.ts';
 import type { Clock } from './clock.ts';
-import { Actor } from './runtime.ts';
+import { Actor, MailboxFullError } from './runtime.ts';
 import { SANDBOX_START_ATTEMPTS, Worker } from './worker.ts';
 
 export interface BuildJob {
@@ -49,7 +61,14 @@ export interface BuilderDeps {
   dataDir: string;
   /** Extra pip arguments (e.g. --index-url or --find-links for a local wheel index). */
   pipArgs: string[];
+  /** Builds queued or running before tell() refuses (ORVA_BUILD_QUEUE_MAX). */
   queueMax: number;
+  /**
+   * Builds running at once (ORVA_BUILD_CONCURRENCY, default the machine's
+   * available parallelism): a build is mostly CPU (a sandbox start, an npm
+   * or pip install), so more than one per core makes each one slower.
+   */
+  concurrency: number;
   /** Versions kept per function (older ones are pruned when a build activates). */
   keepVersions: number;
   log: Logger;
@@ -74,11 +93,29 @@ class BuildLog {
 
 class BuildError extends Error {}
 
-export class Builder extends Actor<BuildJob> {
+/** A place in the build queue: submit the job into it, or give it back. */
+export interface BuildReservation {
+  submit(job: BuildJob): void;
+  cancel(): void;
+}
+
+/** A build of this actor's own that has recorded its finish (internal: only the builder sends it). */
+interface BuildDone {
+  done: string;
+}
+type Msg = BuildJob | BuildDone;
+
+export class Builder extends Actor<Msg> {
+  private readonly waiting: BuildJob[] = [];
+  /** Functions with a build running: their next build waits. */
+  private readonly building = new Set<string>();
+  /** Jobs queued or running. */
   private pending = 0;
+  /** Object-store puts in flight, by hash: identical code deployed to several functions at once is packed and stored once. */
+  private readonly storing = new Map<string, Promise<void>>();
 
   constructor(private readonly d: BuilderDeps) {
-    super({ name: 'builder', log: d.log, clock: d.clock, mailboxSize: d.queueMax });
+    super({ name: 'builder', log: d.log, clock: d.clock });
   }
 
   /** Jobs queued or running. */
@@ -86,21 +123,76 @@ export class Builder extends Actor<BuildJob> {
     return this.pending;
   }
 
-  override tell(job: BuildJob): void {
-    super.tell(job);
+  /**
+   * Hold a place in the queue while the caller records the deployment (a
+   * META round trip), so that deploys arriving meanwhile are refused before
+   * they record anything; null when queueMax builds are queued or running.
+   */
+  reserve(): BuildReservation | null {
+    if (this.pending >= this.d.queueMax) return null;
     this.pending += 1;
+    let used = false;
+    const use = () => {
+      if (used) throw new Error('a build reservation is used once');
+      used = true;
+    };
+    return {
+      submit: (job) => {
+        use();
+        super.tell(job);
+      },
+      cancel: () => {
+        use();
+        this.pending -= 1;
+      },
+    };
   }
 
-  protected async receive(job: BuildJob): Promise<void> {
+  /** Queue a build; MailboxFullError past queueMax builds queued or running. */
+  override tell(job: BuildJob): void {
+    const place = this.reserve();
+    if (!place) throw new MailboxFullError(this.name);
+    place.submit(job);
+  }
+
+  protected receive(msg: Msg): void {
+    if ('done' in msg) {
+      this.building.delete(msg.done);
+      this.pending -= 1;
+    } else this.waiting.push(msg);
+    this.startReady();
+  }
+
+  /** Start waiting jobs, oldest first, while a slot is free; a job whose function is building waits its turn. */
+  private startReady(): void {
+    for (let i = 0; i < this.waiting.length && this.building.size < this.d.concurrency; ) {
+      const job = this.waiting[i]!;
+      if (this.building.has(job.functionId)) {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      this.building.add(job.functionId);
+      void this.build(job).finally(() => super.tell({ done: job.functionId }));
+    }
+  }
+
+  /** One build, from files to its recorded finish; never throws. */
+  private async build(job: BuildJob): Promise<void> {
     const log = new BuildLog();
     const scratch = join(this.d.dataDir, 'builds', job.deploymentId);
+    // Phases are chained, not awaited: each is published after the one before it is applied (so every node and stream sees them in order) while the build goes on.
+    let phases: Promise<void> = Promise.resolve();
     const phase = (p: DeploymentPhase) => {
       log.line(`[${new Date(this.clock.now()).toISOString()}] ${p}`);
-      return this.d.submit({ type: 'deployment.progress', id: job.deploymentId, phase: p, at: new Date(this.clock.now()).toISOString() });
+      const at = new Date(this.clock.now()).toISOString();
+      phases = phases.then(() => this.d.submit({ type: 'deployment.progress', id: job.deploymentId, phase: p, at }));
+      // Surfaced by the await before the finish; unobserved until then.
+      phases.catch(() => {});
     };
     let finish: MetaCommand;
     try {
-      await phase('installing');
+      phase('installing');
       await rm(scratch, { recursive: true, force: true });
       await mkdir(scratch, { recursive: true });
       for (const f of job.files) {
@@ -112,26 +204,36 @@ export class Builder extends Actor<BuildJob> {
         await writeFile(join(scratch, job.manifest.file), job.manifest.content);
         await this.install(job, scratch, log);
       }
-      await phase('verifying');
+      phase('verifying');
       await this.verify(job, scratch, log);
-      await phase('packing');
+      phase('packing');
       const hash = await hashTree(scratch);
       log.line(`code hash ${hash}`);
-      await phase('storing');
-      await this.d.artifacts.store(hash, scratch);
+      phase('storing');
+      await this.store(hash, scratch);
       await this.d.artifacts.adopt(job.functionId, hash, scratch);
-      await phase('activating');
+      phase('activating');
+      await phases;
       finish = { type: 'deployment.finish', id: job.deploymentId, status: 'succeeded', code_hash: hash, error: null, logs: log.toString(), keep_versions: this.d.keepVersions, at: new Date(this.clock.now()).toISOString() };
     } catch (err) {
       const message = err instanceof BuildError ? err.message : `internal build error: ${(err as Error).message}`;
       if (!(err instanceof BuildError)) this.log.error({ err, deployment: job.deploymentId }, 'build failed unexpectedly');
       log.line(`build failed: ${message}`);
+      // The finish comes after every phase that was published.
+      await phases.catch(() => {});
       finish = { type: 'deployment.finish', id: job.deploymentId, status: 'failed', code_hash: null, error: message, logs: log.toString(), keep_versions: this.d.keepVersions, at: new Date(this.clock.now()).toISOString() };
-    } finally {
-      this.pending -= 1;
     }
     await rm(scratch, { recursive: true, force: true }).catch(() => {});
     await this.d.submit(finish).catch((err) => this.log.error({ err, deployment: job.deploymentId }, 'could not record the build result'));
+  }
+
+  private store(hash: string, dir: string): Promise<void> {
+    let p = this.storing.get(hash);
+    if (!p) {
+      p = this.d.artifacts.store(hash, dir).finally(() => this.storing.delete(hash));
+      this.storing.set(hash, p);
+    }
+    return p;
   }
 
   private async install(job: BuildJob, dir: string, log: BuildLog): Promise<void> {

@@ -2,6 +2,6 @@
 export { type Clock, systemClock } from './clock.ts';
 export { Actor, MailboxFullError, type ActorOptions, type Reply } from './runtime.ts';
 export { MetaApplier, type AppliedEvent, type MetaTarget } from './meta-applier.ts';
-export { Builder, type BuildJob } from './builder.ts';
+export { Builder, type BuildJob, type BuildReservation } from './builder.ts';
 export { FunctionSupervisor, type Lease, type PoolEvent, type PoolLimits } from './function-supervisor.ts';
 export { Worker, type CallResult } from './worker.ts';

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { PoolConfig } from '../protocol/schemas.ts';
 import { isValidNodeId } from '../protocol/subjects.ts';
@@ -38,6 +39,11 @@ export interface Config {
   poolIdleTtlS: number;
   /** ORVA_BUILD_QUEUE_MAX, default 16: builds queued on one node before BUILD_QUEUE_FULL. */
   buildQueueMax: number;
+  /**
+   * ORVA_BUILD_CONCURRENCY, default os.availableParallelism(): builds of different functions run at once.
+   * A build is mostly CPU (a sandbox start, an npm or pip install), so one per core keeps each as fast as alone.
+   */
+  buildConcurrency: number;
   /** ORVA_VERSIONS_KEEP, default 5: versions kept per function; older ones are pruned (410 VERSION_GCD). */
   versionsKeep: number;
   /** ORVA_MASTER_KEY (64 hex digits or base64 of 32 bytes) or ORVA_MASTER_KEY_FILE; default a 0600 file in the data dir. */
@@ -124,6 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolQueueTimeoutMs: intVar(env, 'ORVA_POOL_QUEUE_TIMEOUT_MS', 10_000, 1, 600_000),
     poolIdleTtlS: intVar(env, 'ORVA_POOL_IDLE_TTL_S', 300, 1, 86_400),
     buildQueueMax: intVar(env, 'ORVA_BUILD_QUEUE_MAX', 16, 1, 10_000),
+    buildConcurrency: intVar(env, 'ORVA_BUILD_CONCURRENCY', availableParallelism(), 1, 256),
     versionsKeep: intVar(env, 'ORVA_VERSIONS_KEEP', 5, 1, 1000),
     masterKeyFile: env.ORVA_MASTER_KEY_FILE || join(dataDir, 'master.key'),
     masterKey: env.ORVA_MASTER_KEY || null,

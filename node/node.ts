@@ -138,6 +138,7 @@ export class OrvaNode {
       dataDir: config.dataDir,
       pipArgs: config.pipArgs,
       queueMax: config.buildQueueMax,
+      concurrency: config.buildConcurrency,
       keepVersions: config.versionsKeep,
       log,
     });

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { type PoolConfig, SIGNING_SECRET } from '../protocol/schemas.ts';
 import type { Store } from './store/store.ts';
-import type { FunctionRow } from './store/rows.ts';
+import type { FunctionRow, SecretRow } from './store/rows.ts';
 
 export interface FunctionEntry {
   row: FunctionRow;
@@ -22,23 +22,25 @@ export interface FunctionEntry {
 
 export type RegistryChange = { id: string; before: FunctionEntry | undefined; after: FunctionEntry | undefined };
 
-function entryOf(store: Store, row: FunctionRow): FunctionEntry {
+function entryOf(row: FunctionRow, secretRows: SecretRow[], pool: PoolConfig | undefined): FunctionEntry {
   // Ciphertexts change on every upsert (fresh IV), so any change of a secret workers get drains.
-  const rows = store.secrets(row.id);
-  const secrets = rows.filter((s) => s.key !== SIGNING_SECRET).map((s) => [s.key, s.ciphertext]);
+  const secrets = secretRows.filter((s) => s.key !== SIGNING_SECRET).map((s) => [s.key, s.ciphertext]);
   const spawnKey = createHash('sha256')
     .update(JSON.stringify([row.code_hash, row.runtime, row.entrypoint, row.env_vars, row.memory_mb, row.cpus, row.network_mode, secrets]))
     .digest('hex');
-  const signingSecret = rows.find((s) => s.key === SIGNING_SECRET)?.ciphertext;
-  return { row, env: JSON.parse(row.env_vars) as Record<string, string>, spawnKey, pool: store.poolConfig(row.id), signingSecret };
+  const signingSecret = secretRows.find((s) => s.key === SIGNING_SECRET)?.ciphertext;
+  return { row, env: JSON.parse(row.env_vars) as Record<string, string>, spawnKey, pool, signingSecret };
 }
 
 export class FunctionRegistry {
   private readonly entries = new Map<string, FunctionEntry>();
   private readonly listeners: Array<(c: RegistryChange) => void> = [];
 
+  /** Three queries whatever the number of functions (not two more per function): a node with 10,000 functions starts in milliseconds. */
   constructor(private readonly store: Store) {
-    for (const row of store.functions()) this.entries.set(row.id, entryOf(store, row));
+    const secrets = store.secretsByFunction();
+    const pools = store.poolConfigs();
+    for (const row of store.functions()) this.entries.set(row.id, entryOf(row, secrets.get(row.id) ?? [], pools.get(row.id)));
   }
 
   get(id: string): FunctionEntry | undefined {
@@ -56,7 +58,7 @@ export class FunctionRegistry {
   refresh(id: string): void {
     const before = this.entries.get(id);
     const row = this.store.function(id);
-    const after = row && entryOf(this.store, row);
+    const after = row && entryOf(row, this.store.secrets(id), this.store.poolConfig(id));
     if (after) this.entries.set(id, after);
     else this.entries.delete(id);
     for (const l of this.listeners) l({ id, before, after });

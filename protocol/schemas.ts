@@ -3,6 +3,7 @@
  * unknown or non-whitelisted field is a VALIDATION error, never ignored.
  */
 import { z } from 'zod';
+import { functionCursor, idCursor } from './cursors.ts';
 import { PERMISSIONS } from './permissions.ts';
 
 const username = z.string().regex(/^[A-Za-z0-9_.-]{3,64}$/, '3-64 letters, digits, _ . -');
@@ -147,6 +148,9 @@ export function entrypointFits(runtime: Runtime, path: string): boolean {
 export const functionListQuery = z.strictObject({
   status: z.enum(FUNCTION_STATUSES).optional(),
   runtime: fields.runtime.optional(),
+  // A generous default: a client of the seed's unpaged list still gets every function of a normal node.
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  cursor: functionCursor.optional(),
 });
 
 export const deployInlineBody = z.strictObject({
@@ -158,11 +162,12 @@ export const deployInlineBody = z.strictObject({
 
 const limitParam = (dflt: number, max: number) => z.coerce.number().int().min(1).max(max).default(dflt);
 
-export const deploymentListQuery = z.strictObject({ limit: limitParam(50, 1000) });
+export const deploymentListQuery = z.strictObject({ limit: limitParam(50, 1000), cursor: idCursor.optional() });
 
 export const executionListQuery = z.strictObject({
   function_id: z.string().max(64).optional(),
   limit: limitParam(50, 1000),
+  cursor: idCursor.optional(),
 });
 
 /** Per-function autoscaler tuning; bounds documented in the README. */

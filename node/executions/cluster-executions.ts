@@ -10,8 +10,12 @@ import { subjects } from '../../protocol/subjects.ts';
 import type { Membership } from '../membership.ts';
 import type { ExecutionLog, ExecutionLogs, ExecutionRecord } from './execution-log.ts';
 
-type Query = { op: 'list'; function_id?: string; limit: number } | { op: 'get'; id: string } | { op: 'logs'; id: string };
+/** `before`: a page's cursor, the id the rows must sort below (ids are unique cluster-wide, so one cursor pages every node). */
+type Query = { op: 'list'; function_id?: string; limit: number; before?: string } | { op: 'get'; id: string } | { op: 'logs'; id: string };
 type Answer = { rows: ExecutionRecord[] } | { row: ExecutionRecord | null } | { logs: ExecutionLogs | null };
+
+/** The most rows one node answers a list with: the API's largest page and the one row that says another follows. */
+const LIST_MAX = 1001;
 
 /** How long a query waits for the members' answers before going with what it has. */
 const GATHER_MS = 2_000;
@@ -42,12 +46,20 @@ export class ClusterExecutions {
     this.sub?.unsubscribe();
   }
 
-  async list(filter: { function_id?: string; limit: number }): Promise<ExecutionRecord[]> {
-    const answers = await this.gather({ op: 'list', ...filter });
-    return answers
+  /**
+   * A page of the cluster's newest records below `before`. Every node answers
+   * its own newest `limit + 1` below it; the merge of those holds the
+   * cluster's, and the row past the page says whether another follows.
+   */
+  async page(filter: { function_id?: string; limit: number; before?: string }): Promise<{ rows: ExecutionRecord[]; more: boolean }> {
+    const { before } = filter;
+    const answers = await this.gather({ op: 'list', ...filter, limit: filter.limit + 1 });
+    const rows = answers
       .flatMap((a) => ('rows' in a ? a.rows : []))
-      .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
-      .slice(0, filter.limit);
+      // A node running an older version ignores `before`: its rows above the cursor belong to earlier pages.
+      .filter((r) => before === undefined || r.id < before)
+      .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    return { rows: rows.slice(0, filter.limit), more: rows.length > filter.limit };
   }
 
   async get(id: string): Promise<ExecutionRecord | undefined> {
@@ -67,7 +79,7 @@ export class ClusterExecutions {
   private async answer(q: Query): Promise<Answer> {
     switch (q.op) {
       case 'list':
-        return { rows: await this.local.list({ function_id: q.function_id, limit: Math.min(q.limit, 1000) }) };
+        return { rows: await this.local.list({ function_id: q.function_id, limit: Math.min(q.limit, LIST_MAX), before: q.before }) };
       case 'get':
         return { row: (await this.local.get(q.id)) ?? null };
       case 'logs':

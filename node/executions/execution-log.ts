@@ -180,11 +180,12 @@ export class ExecutionLog {
     });
   }
 
-  async list(filter: { function_id?: string; limit: number }): Promise<ExecutionRecord[]> {
+  /** The newest records, those with an id below `before` only when given (uuidv7 ids sort by time). */
+  async list(filter: { function_id?: string; limit: number; before?: string }): Promise<ExecutionRecord[]> {
     await this.sync();
     const rows = this.db
-      .prepare('SELECT * FROM executions WHERE (@fn IS NULL OR function_id = @fn) ORDER BY id DESC LIMIT @limit')
-      .all({ fn: filter.function_id ?? null, limit: filter.limit }) as StoredRow[];
+      .prepare('SELECT * FROM executions WHERE (@fn IS NULL OR function_id = @fn) AND (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit')
+      .all({ fn: filter.function_id ?? null, before: filter.before ?? null, limit: filter.limit }) as StoredRow[];
     return rows.map(fromStored);
   }
 

@@ -1,6 +1,7 @@
 /** Deploys and their records: inline deploys answer 202 and build on this node's Builder. */
-import { type BuildJob, MailboxFullError } from '../../actors/index.ts';
+import type { BuildJob } from '../../actors/index.ts';
 import type { z } from 'zod';
+import { idCursorAfter } from '../../protocol/cursors.ts';
 import { npmManifest, pipManifest } from '../../protocol/dependencies.ts';
 import { OrvaError } from '../../protocol/errors.ts';
 import { uuidv7 } from '../../protocol/ids.ts';
@@ -28,16 +29,17 @@ export async function queueBuild(
   source: DeploymentSource,
   nowMs: number,
 ): Promise<ReturnType<typeof deploymentJson> & { deployment_id: string }> {
-  if (s.builder.depth >= s.config.buildQueueMax) throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full', { queued: s.builder.depth });
+  // The place is held from here: deploys racing this one are refused before they record a deployment.
+  const place = s.builder.reserve();
+  if (!place) throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full', { queued: s.builder.depth });
   const id = uuidv7(nowMs);
-  await s.meta.submit({ type: 'deployment.create', id, function_id: entry.row.id, source, node: s.config.nodeId, at: new Date(nowMs).toISOString() });
   try {
-    s.builder.tell({ deploymentId: id, functionId: entry.row.id, spawn: spawnSpecOf(entry), files, manifest });
+    await s.meta.submit({ type: 'deployment.create', id, function_id: entry.row.id, source, node: s.config.nodeId, at: new Date(nowMs).toISOString() });
   } catch (err) {
-    if (!(err instanceof MailboxFullError)) throw err;
-    await s.meta.submit({ type: 'deployment.finish', id, status: 'failed', code_hash: null, error: 'build queue full', logs: '', keep_versions: s.config.versionsKeep, at: new Date().toISOString() });
-    throw new OrvaError('BUILD_QUEUE_FULL', 'the build queue of this node is full');
+    place.cancel();
+    throw err;
   }
+  place.submit({ deploymentId: id, functionId: entry.row.id, spawn: spawnSpecOf(entry), files, manifest });
   return { ...deploymentJson(s.store.deployment(id)!), deployment_id: id };
 }
 
@@ -66,9 +68,12 @@ export async function deployInline(s: Services, functionId: string, body: z.outp
   return queueBuild(s, entry, [{ path: filename, data: Buffer.from(body.code, 'utf8') }], manifest, 'inline', nowMs);
 }
 
-export function listDeployments(s: Services, functionId: string, limit: number) {
+export function listDeployments(s: Services, functionId: string, q: z.output<typeof deploymentListQuery>) {
   mustGetFunction(s.store, functionId);
-  return { deployments: s.store.deployments(functionId, limit).map(deploymentJson) };
+  // One row past the page says whether another page follows.
+  const rows = s.store.deployments(functionId, q.limit + 1, q.cursor);
+  const page = rows.slice(0, q.limit);
+  return { deployments: page.map(deploymentJson), next_cursor: rows.length > q.limit ? idCursorAfter(page.at(-1)!) : null };
 }
 
 export function getDeployment(s: Services, id: string) {
@@ -98,7 +103,7 @@ export function deploymentRoutes(s: Services): Route[] {
       access: 'read',
       handler: (ctx) => {
         mustGetFunction(s.store, ctx.params.id);
-        return { json: listDeployments(s, ctx.params.id, queryParams(ctx, deploymentListQuery).limit) };
+        return { json: listDeployments(s, ctx.params.id, queryParams(ctx, deploymentListQuery)) };
       },
     },
     { method: 'GET', path: '/api/v1/deployments/:id', access: 'read', handler: (ctx) => ({ json: getDeployment(s, ctx.params.id) }) },

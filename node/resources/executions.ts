@@ -1,5 +1,6 @@
 /** /api/v1/executions: invocation records across the cluster. Operations shared with the MCP tools. */
 import type { z } from 'zod';
+import { idCursorAfter } from '../../protocol/cursors.ts';
 import { OrvaError } from '../../protocol/errors.ts';
 import { executionListQuery } from '../../protocol/schemas.ts';
 import type { Services } from '../services.ts';
@@ -7,7 +8,9 @@ import type { Route } from '../http/api.ts';
 import { queryParams } from '../http/context.ts';
 
 export async function listExecutions(s: Services, q: z.output<typeof executionListQuery>) {
-  return { executions: await s.clusterExecutions.list(q) };
+  const { cursor, ...filter } = q;
+  const { rows, more } = await s.clusterExecutions.page({ ...filter, before: cursor });
+  return { executions: rows, next_cursor: more ? idCursorAfter(rows.at(-1)!) : null };
 }
 
 export async function getExecution(s: Services, id: string) {

@@ -2,6 +2,7 @@
  * /api/v1/functions: the function records. Each operation is one exported
  * function that the route and its MCP tool (node/tools/) both call.
  */
+import { functionCursorAfter } from '../../protocol/cursors.ts';
 import { uuidv7 } from '../../protocol/ids.ts';
 import { entrypointFits, type FunctionPatch, type FunctionSpec, functionCreateBody, functionListQuery, functionUpdateBody } from '../../protocol/schemas.ts';
 import type { z } from 'zod';
@@ -12,7 +13,11 @@ import type { Services } from '../services.ts';
 import { mustGetFunction } from './lookups.ts';
 
 export function listFunctions(s: Services, q: z.output<typeof functionListQuery>) {
-  return { functions: s.store.functions(q).map(functionJson) };
+  const { cursor, limit, ...filter } = q;
+  // One row past the page says whether another page follows.
+  const rows = s.store.functionPage({ ...filter, limit: limit + 1, after: cursor });
+  const page = rows.slice(0, limit);
+  return { functions: page.map(functionJson), next_cursor: rows.length > limit ? functionCursorAfter(page.at(-1)!) : null };
 }
 
 export function getFunction(s: Services, id: string) {

@@ -7,9 +7,14 @@
 import Database from 'better-sqlite3';
 import type { ApplyOutcome, MetaEnvelope } from '../../protocol/meta-commands.ts';
 import { applyCommand } from './apply.ts';
+import type { FunctionCursor } from '../../protocol/cursors.ts';
 import type { PoolConfig } from '../../protocol/schemas.ts';
 import type { ApiKeyRow, ChannelFunctionRow, ChannelRow, DeploymentRow, FunctionRow, RouteRow, SecretRow, UserRow } from './rows.ts';
 import { ADDED_COLUMNS, SCHEMA } from './schema.ts';
+
+type StoredPoolConfig = Omit<PoolConfig, 'scale_to_zero'> & { scale_to_zero: number };
+
+const poolConfigOf = (r: StoredPoolConfig): PoolConfig => ({ ...r, scale_to_zero: r.scale_to_zero === 1 });
 
 export class Store {
   readonly db: Database.Database;
@@ -58,110 +63,149 @@ export class Store {
     this.db.close();
   }
 
-  // Reads. Each is local and synchronous.
+  // Reads. Each is local and synchronous; statements are prepared once (preparing costs more than running most of these).
+
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private q(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
 
   bootstrapIssued(): boolean {
-    return this.db.prepare("SELECT 1 FROM meta_state WHERE key = 'bootstrap_issued'").get() !== undefined;
+    return this.q("SELECT 1 FROM meta_state WHERE key = 'bootstrap_issued'").get() !== undefined;
   }
 
   hasUser(): boolean {
-    return this.db.prepare('SELECT 1 FROM users LIMIT 1').get() !== undefined;
+    return this.q('SELECT 1 FROM users LIMIT 1').get() !== undefined;
   }
 
   userByName(username: string): UserRow | undefined {
-    return this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+    return this.q('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
   }
 
   userById(id: string): UserRow | undefined {
-    return this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    return this.q('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
   }
 
   session(tokenHash: string): { user_id: string; expires_at: string } | undefined {
-    return this.db.prepare('SELECT user_id, expires_at FROM sessions WHERE token_hash = ?').get(tokenHash) as
+    return this.q('SELECT user_id, expires_at FROM sessions WHERE token_hash = ?').get(tokenHash) as
       | { user_id: string; expires_at: string }
       | undefined;
   }
 
   apiKeys(): ApiKeyRow[] {
-    return this.db.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all() as ApiKeyRow[];
+    return this.q('SELECT * FROM api_keys ORDER BY created_at, id').all() as ApiKeyRow[];
   }
 
   apiKey(id: string): ApiKeyRow | undefined {
-    return this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as ApiKeyRow | undefined;
+    return this.q('SELECT * FROM api_keys WHERE id = ?').get(id) as ApiKeyRow | undefined;
   }
 
   functions(filter: { status?: string; runtime?: string } = {}): FunctionRow[] {
-    return this.db
-      .prepare('SELECT * FROM functions WHERE (@status IS NULL OR status = @status) AND (@runtime IS NULL OR runtime = @runtime) ORDER BY created_at, id')
+    return this.q('SELECT * FROM functions WHERE (@status IS NULL OR status = @status) AND (@runtime IS NULL OR runtime = @runtime) ORDER BY created_at, id')
       .all({ status: filter.status ?? null, runtime: filter.runtime ?? null }) as FunctionRow[];
   }
 
+  /** A page of functions, oldest first, strictly after `after`; `limit` rows at most. */
+  functionPage(filter: { status?: string; runtime?: string; limit: number; after?: FunctionCursor }): FunctionRow[] {
+    return this.q(
+      `SELECT * FROM functions WHERE (@status IS NULL OR status = @status) AND (@runtime IS NULL OR runtime = @runtime)
+       AND (@afterAt IS NULL OR created_at > @afterAt OR (created_at = @afterAt AND id > @afterId))
+       ORDER BY created_at, id LIMIT @limit`,
+    ).all({ status: filter.status ?? null, runtime: filter.runtime ?? null, afterAt: filter.after?.created_at ?? null, afterId: filter.after?.id ?? null, limit: filter.limit }) as FunctionRow[];
+  }
+
   function(id: string): FunctionRow | undefined {
-    return this.db.prepare('SELECT * FROM functions WHERE id = ?').get(id) as FunctionRow | undefined;
+    return this.q('SELECT * FROM functions WHERE id = ?').get(id) as FunctionRow | undefined;
   }
 
   deployment(id: string): DeploymentRow | undefined {
-    return this.db.prepare('SELECT * FROM deployments WHERE id = ?').get(id) as DeploymentRow | undefined;
+    return this.q('SELECT * FROM deployments WHERE id = ?').get(id) as DeploymentRow | undefined;
   }
 
-  deployments(functionId: string, limit: number): DeploymentRow[] {
-    return this.db.prepare('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT ?').all(functionId, limit) as DeploymentRow[];
+  /** A function's deployments, newest first, those with an id below `before` only when given. */
+  deployments(functionId: string, limit: number, before?: string): DeploymentRow[] {
+    return this.q('SELECT * FROM deployments WHERE function_id = @fn AND (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit').all({
+      fn: functionId,
+      before: before ?? null,
+      limit,
+    }) as DeploymentRow[];
   }
 
   /** Builds still queued or running on some node (see interrupted-builds.ts for those that never will finish). */
   unfinishedDeployments(): DeploymentRow[] {
-    return this.db.prepare("SELECT * FROM deployments WHERE status IN ('queued', 'building')").all() as DeploymentRow[];
+    return this.q("SELECT * FROM deployments WHERE status IN ('queued', 'building')").all() as DeploymentRow[];
   }
 
   /** The newest deployment of a function, whatever its status. */
   latestDeployment(functionId: string): DeploymentRow | undefined {
-    return this.db.prepare('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT 1').get(functionId) as DeploymentRow | undefined;
+    return this.q('SELECT * FROM deployments WHERE function_id = ? ORDER BY id DESC LIMIT 1').get(functionId) as DeploymentRow | undefined;
   }
 
   /** Succeeded, unpruned versions of a function, newest first. */
   liveVersions(functionId: string): string[] {
     return (
-      this.db
-        .prepare("SELECT code_hash FROM deployments WHERE function_id = ? AND status = 'succeeded' AND pruned_at IS NULL GROUP BY code_hash ORDER BY MAX(id) DESC")
+      this.q("SELECT code_hash FROM deployments WHERE function_id = ? AND status = 'succeeded' AND pruned_at IS NULL GROUP BY code_hash ORDER BY MAX(id) DESC")
         .all(functionId) as Array<{ code_hash: string }>
     ).map((r) => r.code_hash);
   }
 
   /** Whether any function still has this version unpruned (artifacts are shared by hash). */
   versionInUse(hash: string): boolean {
-    return this.db.prepare("SELECT 1 FROM deployments WHERE code_hash = ? AND status = 'succeeded' AND pruned_at IS NULL LIMIT 1").get(hash) !== undefined;
+    return this.q("SELECT 1 FROM deployments WHERE code_hash = ? AND status = 'succeeded' AND pruned_at IS NULL LIMIT 1").get(hash) !== undefined;
   }
 
   /** The pruned versions of a function (to remove locally after a GC). */
   prunedVersions(functionId: string): string[] {
     return (
-      this.db
-        .prepare('SELECT DISTINCT code_hash FROM deployments WHERE function_id = ? AND pruned_at IS NOT NULL AND code_hash NOT IN (SELECT code_hash FROM deployments WHERE function_id = ? AND pruned_at IS NULL AND code_hash IS NOT NULL)')
+      this.q('SELECT DISTINCT code_hash FROM deployments WHERE function_id = ? AND pruned_at IS NOT NULL AND code_hash NOT IN (SELECT code_hash FROM deployments WHERE function_id = ? AND pruned_at IS NULL AND code_hash IS NOT NULL)')
         .all(functionId, functionId) as Array<{ code_hash: string }>
     ).map((r) => r.code_hash);
   }
 
   secrets(functionId: string): SecretRow[] {
-    return this.db.prepare('SELECT * FROM secrets WHERE function_id = ? ORDER BY key').all(functionId) as SecretRow[];
+    return this.q('SELECT * FROM secrets WHERE function_id = ? ORDER BY key').all(functionId) as SecretRow[];
+  }
+
+  /** Every function's secrets (each function's ordered by key), in one query: the registry's load at start. */
+  secretsByFunction(): Map<string, SecretRow[]> {
+    const out = new Map<string, SecretRow[]>();
+    for (const row of this.q('SELECT * FROM secrets ORDER BY function_id, key').all() as SecretRow[]) {
+      const list = out.get(row.function_id);
+      if (list) list.push(row);
+      else out.set(row.function_id, [row]);
+    }
+    return out;
   }
 
   routes(): RouteRow[] {
-    return this.db.prepare('SELECT * FROM routes ORDER BY path').all() as RouteRow[];
+    return this.q('SELECT * FROM routes ORDER BY path').all() as RouteRow[];
   }
 
   route(path: string): RouteRow | undefined {
-    return this.db.prepare('SELECT * FROM routes WHERE path = ?').get(path) as RouteRow | undefined;
+    return this.q('SELECT * FROM routes WHERE path = ?').get(path) as RouteRow | undefined;
   }
 
   poolConfig(functionId: string): PoolConfig | undefined {
-    const r = this.db.prepare('SELECT min_warm, max_warm, idle_ttl_seconds, target_concurrency, scale_to_zero FROM pool_config WHERE function_id = ?').get(functionId) as
-      | (Omit<PoolConfig, 'scale_to_zero'> & { scale_to_zero: number })
+    const r = this.q('SELECT min_warm, max_warm, idle_ttl_seconds, target_concurrency, scale_to_zero FROM pool_config WHERE function_id = ?').get(functionId) as
+      | StoredPoolConfig
       | undefined;
-    return r && { ...r, scale_to_zero: r.scale_to_zero === 1 };
+    return r && poolConfigOf(r);
+  }
+
+  /** Every stored pool_config row, in one query: the registry's load at start. */
+  poolConfigs(): Map<string, PoolConfig> {
+    const rows = this.q('SELECT function_id, min_warm, max_warm, idle_ttl_seconds, target_concurrency, scale_to_zero FROM pool_config').all() as Array<StoredPoolConfig & { function_id: string }>;
+    return new Map(rows.map(({ function_id, ...r }) => [function_id, poolConfigOf(r)]));
   }
 
   functionByName(name: string): FunctionRow | undefined {
-    return this.db.prepare('SELECT * FROM functions WHERE name = ?').get(name) as FunctionRow | undefined;
+    return this.q('SELECT * FROM functions WHERE name = ?').get(name) as FunctionRow | undefined;
   }
 
   channels(): ChannelRow[] {

@@ -47,7 +47,7 @@ export const deploymentTools = [
     permission: 'read',
     destructive: false,
     readOnly: true,
-    handler: ({ s }, a) => listDeployments(s, a.function_id, a.limit),
+    handler: ({ s }, { function_id, ...q }) => listDeployments(s, function_id, q),
   }),
   tool({
     name: 'rollback',

@@ -25,7 +25,7 @@ test('lists - bad queries on /executions and /functions/{id}/deployments answer 
 
   // The edges of what is allowed, and a function with no calls: an empty list, not an error.
   assert.equal((await get(`/api/v1/executions?limit=1000`)).json.executions.length, 1);
-  assert.deepEqual((await get(`/api/v1/executions?function_id=no-such-function&limit=1`)).json, { executions: [] });
+  assert.deepEqual((await get(`/api/v1/executions?function_id=no-such-function&limit=1`)).json, { executions: [], next_cursor: null });
   assert.equal((await get(`/api/v1/executions?function_id=${id}&limit=1`)).json.executions[0].id, execution);
 
   for (const path of ['/api/v1/executions/00000000-0000-7000-8000-000000000000', '/api/v1/executions/00000000-0000-7000-8000-000000000000/logs', '/api/v1/executions/not-an-id']) {

@@ -15,7 +15,7 @@ after(async () => {
 });
 
 const QUICK = `exports.handler = async () => ({ ok: true });`;
-// Loading blocks for 1.5 s, so this build holds the node's one-at-a-time build queue meanwhile.
+// Loading blocks for 1.5 s, so this build holds its function's next build (builds of one function run one at a time) meanwhile.
 const SLOW_TO_LOAD = `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);\nexports.handler = async () => ({ ok: true });`;
 const PHASES = ['installing', 'verifying', 'packing', 'storing', 'activating'];
 
@@ -39,8 +39,8 @@ async function recordsUntilEnd(conn: SseConnection): Promise<any[]> {
 }
 
 test('deployment stream - a live subscriber sees queued, each build phase in order, then succeeded, and the stream closes', async () => {
-  const [slowFn, fn] = [await createFn(node), await createFn(node)];
-  const slowDep = await startDeploy(slowFn, SLOW_TO_LOAD);
+  const fn = await createFn(node);
+  const slowDep = await startDeploy(fn, SLOW_TO_LOAD);
   const depId = await startDeploy(fn, QUICK);
   const conn = await streamOf(depId);
   assert.equal(conn.status, 200);

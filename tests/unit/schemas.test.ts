@@ -81,11 +81,13 @@ test('schemas - PUT accepts only the whitelisted fields and at least one of them
   assert.ok(!okJson(functionUpdateBody, '{"__proto__":{"name":"x"}}'));
 });
 
-test('schemas - list query accepts only status and runtime with their enums', () => {
+test('schemas - list query accepts only status and runtime with their enums, a limit and a cursor', () => {
   assert.ok(ok(functionListQuery, {}));
   assert.ok(ok(functionListQuery, { status: 'active', runtime: 'python' }));
   for (const status of ['created', 'building', 'active', 'error', 'inactive']) assert.ok(ok(functionListQuery, { status }), status);
-  for (const q of [{ status: 'deleted' }, { runtime: 'go' }, { status: '' }, { limit: '5' }]) assert.ok(!ok(functionListQuery, q), JSON.stringify(q));
+  assert.deepEqual(functionListQuery.parse({ limit: '10000' }), { limit: 10000 });
+  assert.deepEqual(functionListQuery.parse({}), { limit: 1000 });
+  for (const q of [{ status: 'deleted' }, { runtime: 'go' }, { status: '' }, { limit: '0' }, { limit: '10001' }, { cursor: 'x' }, { sort: 'name' }]) assert.ok(!ok(functionListQuery, q), JSON.stringify(q));
 });
 
 test('schemas - key create: permissions, expiry forms and names', () => {
