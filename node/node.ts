@@ -44,6 +44,7 @@ import { routeRoutes } from './resources/routes.ts';
 import { secretRoutes } from './resources/secrets.ts';
 import { versionRoutes } from './resources/versions.ts';
 import { metricRoutes } from './resources/metrics.ts';
+import { openApiRoutes } from './resources/openapi.ts';
 import { runtimeRoutes } from './resources/runtimes.ts';
 import { syscallRoutes } from './resources/syscalls.ts';
 import { systemRoutes } from './resources/system.ts';
@@ -191,6 +192,8 @@ export class OrvaNode {
       ...runtimeRoutes(s),
       ...syscallRoutes(s),
     ];
+    // Last: it documents every route above.
+    routes.push(...openApiRoutes(routes, log));
     const invoke = invokeHandler(s);
     const api = apiHandler(routes, s);
     http.handle('/fn/*', invoke.byId);
