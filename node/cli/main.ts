@@ -25,6 +25,8 @@ export function buildProgram(f: Factory): Command {
   const program = new Command('orva')
     .description('Orva from the terminal: deploy, call, follow logs, roll back.\nServer and key: `orva login URL`, or ORVA_URL and ORVA_API_KEY.')
     .version(CLI_VERSION, '-v, --version')
+    // `orva routes -o json` and `orva routes add … -o json`: an option belongs to the command it follows.
+    .enablePositionalOptions()
     .addHelpText('afterAll', '\nExit codes: 0 ok, 1 error (API error, failed build, a call answered >= 400), 2 usage, 3 server unreachable, 4 authentication.');
   for (const make of [loginCommand, statusCommand, functionsCommand, deployCommand, invokeCommand, logsCommand, executionsCommand, rollbackCommand, diffCommand, secretsCommand, routesCommand, poolCommand, keysCommand]) {
     program.addCommand(make(f));

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { executionRecord } from '../../../protocol/responses.ts';
 import type { ApiClient } from '../api-client.ts';
 import type { Factory } from '../factory.ts';
-import { mustFindFunction } from '../function-ref.ts';
+import { listFunctions, mustFindFunction } from '../function-ref.ts';
 import type { IO } from '../io.ts';
 import { emit, type OutputOptions, table, when, withExample, withOutput } from '../output.ts';
 
@@ -33,11 +33,12 @@ export function executionsCommand(f: Factory): Command {
       const client = f.client();
       const fn = ref ? await mustFindFunction(client, ref) : undefined;
       const rows = await listExecutions(client, fn?.id, opts.limit);
+      const names = new Map((fn ? [fn] : await listFunctions(client)).map((x) => [x.id, x.name]));
       emit(f.io, opts, rows, () =>
         table(
           f.io,
           ['ID', 'FUNCTION', 'STATUS', 'HTTP', 'DURATION', 'COLD', 'NODE', 'STARTED'],
-          rows.map((e) => [e.id, fn?.name ?? e.function_id, executionStatus(f.io, e), e.http_status, `${e.duration_ms}ms`, e.cold_start ? 'yes' : '', e.node, when(f.io, e.started_at)]),
+          rows.map((e) => [e.id, names.get(e.function_id) ?? e.function_id, executionStatus(f.io, e), e.http_status, `${Math.round(e.duration_ms * 10) / 10}ms`, e.cold_start ? 'yes' : '', e.node, when(f.io, e.started_at)]),
         ),
       );
     });

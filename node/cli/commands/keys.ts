@@ -16,7 +16,7 @@ async function runList(f: Factory, opts: OutputOptions): Promise<void> {
 
 export function keysCommand(f: Factory): Command {
   const cmd = new Command('keys').alias('key').description('API keys (needs admin)').action((opts: OutputOptions) => runList(f, opts));
-  withOutput(cmd);
+  withOutput(cmd).enablePositionalOptions();
   cmd.addCommand(withExample(withOutput(new Command('ls').alias('list').description('list keys (never their plaintext)').action((opts: OutputOptions) => runList(f, opts))), 'orva keys ls'));
 
   const create = new Command('create')

@@ -28,7 +28,7 @@ function print(f: Factory, opts: LogsOptions, e: Execution & { logs: string; log
     f.io.line(JSON.stringify(e));
     return;
   }
-  f.io.line(f.io.paint('dim', `${e.started_at} ${e.id} `) + `${executionStatus(f.io, e)} ${e.http_status} ${e.duration_ms}ms${e.cold_start ? ' cold' : ''}`);
+  f.io.line(f.io.paint('dim', `${e.started_at} ${e.id} `) + `${executionStatus(f.io, e)} ${e.http_status} ${Math.round(e.duration_ms * 10) / 10}ms${e.cold_start ? ' cold' : ''}`);
   const text = e.logs_dropped ? '(logs dropped by the log budget)' : e.logs.trimEnd();
   if (text) f.io.line(text.split('\n').map((l) => `  ${l}`).join('\n'));
 }
@@ -53,7 +53,8 @@ export async function runLogs(f: Factory, ref: string, opts: LogsOptions): Promi
     print(f, opts, e);
   }
   if (!stream || !first) return;
-  if (!isJson(opts)) f.io.err(f.io.paintErr('dim', `following ${fn.name} (Ctrl-C to stop)`));
+  // On stderr even with -o json: stdout carries only the records.
+  f.io.err(f.io.paintErr('dim', `following ${fn.name} (Ctrl-C to stop)`));
   const stop = () => abort.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -17,7 +17,7 @@ async function runList(f: Factory, opts: OutputOptions): Promise<void> {
 
 export function routesCommand(f: Factory): Command {
   const cmd = new Command('routes').alias('route').description('custom URLs that reach a function without its id').action((opts: OutputOptions) => runList(f, opts));
-  withOutput(cmd);
+  withOutput(cmd).enablePositionalOptions();
 
   cmd.addCommand(withExample(withOutput(new Command('ls').alias('list').description('list routes').action((opts: OutputOptions) => runList(f, opts))), 'orva routes ls'));
 
