@@ -49,5 +49,5 @@ export function completionCommand(f: Factory, program: Command): Command {
     .description('print a shell completion script')
     .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
     .action((shell: 'bash' | 'zsh') => f.io.out(shell === 'bash' ? bashScript(program) : zshScript(program)));
-  return withExample(cmd, 'source <(orva completion bash)', "orva completion zsh > \"${fpath[1]}/_orva\"");
+  return withExample(cmd, 'orva completion bash > /etc/bash_completion.d/orva', 'source <(orva completion zsh)');
 }
