@@ -47,7 +47,7 @@ export interface Config {
   seccompPolicy: SeccompPolicyName;
   /** ORVA_MEMORY_BUDGET_MB: memory all workers' limits may reserve together; default 80 % of the host's RAM. */
   memoryBudgetMb: number | null;
-  /** ORVA_KEY_TOUCH_INTERVAL_MS, default 30000: how often API-key uses are written to last_used_at (one META command). */
+  /** ORVA_KEY_TOUCH_INTERVAL_MS, default 30000: how often API-key and channel-token uses are written to last_used_at (one META command each). */
   keyTouchIntervalMs: number;
   /** ORVA_SNAPSHOT_EVERY, default 1000: applied META commands between metadata snapshots. */
   snapshotEvery: number;

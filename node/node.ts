@@ -18,6 +18,7 @@ import { Artifacts } from './artifacts.ts';
 import { KeyCache } from './auth/key-cache.ts';
 import { LoginLimiter } from './auth/login-limiter.ts';
 import { newApiKey, sha256Hex } from './auth/tokens.ts';
+import { ChannelTokens } from './channels/channel-tokens.ts';
 import { type Config, poolDefaults } from './config.ts';
 import { apiHandler } from './http/api.ts';
 import { HttpServer } from './http/server.ts';
@@ -39,6 +40,7 @@ import { invokeHandler } from './resources/invoke.ts';
 import { authRoutes } from './resources/auth.ts';
 import { functionRoutes } from './resources/functions.ts';
 import { keyRoutes } from './resources/keys.ts';
+import { channelRoutes } from './resources/channels.ts';
 import { poolConfigRoutes } from './resources/pool-config.ts';
 import { routeRoutes } from './resources/routes.ts';
 import { secretRoutes } from './resources/secrets.ts';
@@ -109,6 +111,7 @@ export class OrvaNode {
     const meta = new MetaLog(js, applier, config.nodeId);
     const events = new EventBus();
     const keys = new KeyCache(store);
+    const channelTokens = new ChannelTokens(store);
     const registry = new FunctionRegistry(store);
     const driver = await BwrapDriver.forNode({ natsUrl, seccompPolicy: config.seccompPolicy, memoryBudgetMb: config.memoryBudgetMb, log: log.child({ component: 'sandbox' }) });
     const secretBox = new SecretBox(loadMasterKey(config.masterKey, config.masterKeyFile));
@@ -147,6 +150,7 @@ export class OrvaNode {
       store,
       meta,
       keys,
+      channelTokens,
       loginLimiter: new LoginLimiter(systemClock),
       registry,
       artifacts,
@@ -179,6 +183,7 @@ export class OrvaNode {
       ...systemRoutes(),
       ...authRoutes(s),
       ...keyRoutes(s),
+      ...channelRoutes(s),
       ...functionRoutes(s),
       ...deploymentRoutes(s),
       ...tarballDeployRoutes(s),
@@ -203,7 +208,7 @@ export class OrvaNode {
     this.port = await http.listen();
     clusterExecutions.serve();
     await membership.join(`${config.host}:${this.port}`);
-    this.touchTimer = setInterval(() => void this.flushKeyUses(), config.keyTouchIntervalMs);
+    this.touchTimer = setInterval(() => void this.flushUses(), config.keyTouchIntervalMs);
     this.touchTimer.unref();
     this.orphanTimer = setInterval(() => void failOrphanedBuilds(s, Date.now()), ORPHAN_SWEEP_MS);
     this.orphanTimer.unref();
@@ -218,14 +223,25 @@ export class OrvaNode {
       case 'key.revoke':
         s.keys.reload();
         return;
+      case 'channel.create':
+      case 'channel.update':
+      case 'channel.set-functions':
+      case 'channel.rotate':
+      case 'channel.delete':
+        s.channelTokens.reload();
+        return;
       case 'function.create':
         s.registry.refresh(cmd.fn.id);
         return;
       case 'function.update':
         s.registry.refresh(cmd.id);
+        // A member's description is its tools' unless overridden; a rename changes no grant but is cheap to include.
+        s.channelTokens.reload();
         return;
       case 'function.delete':
         s.registry.refresh(cmd.id);
+        // The function left every channel at apply.
+        s.channelTokens.reload();
         rmSync(join(s.config.dataDir, 'versions', cmd.id), { recursive: true, force: true });
         return;
       case 'deployment.create':
@@ -315,10 +331,14 @@ export class OrvaNode {
     s.log.warn({ file, prefix: key.prefix }, 'bootstrap admin API key created; read it from this file (shown nowhere else)');
   }
 
-  private async flushKeyUses(): Promise<void> {
-    const uses = this.services?.keys.drainUses() ?? [];
-    if (uses.length === 0) return;
-    await this.services!.meta.submit({ type: 'key.touch', uses }).catch((err) => this.log.warn({ err }, 'key use flush failed'));
+  /** `last_used_at` of keys and channels, in one command each per interval: never a META write per call. */
+  private async flushUses(): Promise<void> {
+    const s = this.services;
+    if (!s) return;
+    const keyUses = s.keys.drainUses();
+    const channelUses = s.channelTokens.drainUses();
+    if (keyUses.length > 0) await s.meta.submit({ type: 'key.touch', uses: keyUses }).catch((err) => this.log.warn({ err }, 'key use flush failed'));
+    if (channelUses.length > 0) await s.meta.submit({ type: 'channel.touch', uses: channelUses }).catch((err) => this.log.warn({ err }, 'channel use flush failed'));
   }
 
   async stop(): Promise<void> {
@@ -334,7 +354,7 @@ export class OrvaNode {
     // Every killed worker's exit and cgroup removal, so none outlives the node.
     if (s) await Promise.race([s.driver.settle(), new Promise((r) => setTimeout(r, SETTLE_GRACE_MS).unref())]);
     await s?.executions.close();
-    await this.flushKeyUses();
+    await this.flushUses();
     this.applier?.stop();
     await this.nc?.drain().catch(() => {});
     await this.nats?.stop();

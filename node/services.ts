@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Builder, Clock } from '../actors/index.ts';
 import type { Artifacts } from './artifacts.ts';
 import type { KeyCache } from './auth/key-cache.ts';
+import type { ChannelTokens } from './channels/channel-tokens.ts';
 import type { LoginLimiter } from './auth/login-limiter.ts';
 import type { Config } from './config.ts';
 import type { EventBus } from './events.ts';
@@ -25,6 +26,8 @@ export interface Services {
   store: Store;
   meta: MetaLog;
   keys: KeyCache;
+  /** Channel tokens for /mcp: never accepted at /api/v1/*. */
+  channelTokens: ChannelTokens;
   loginLimiter: LoginLimiter;
   registry: FunctionRegistry;
   artifacts: Artifacts;

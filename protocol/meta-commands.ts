@@ -68,6 +68,24 @@ export type MetaCommand =
   | { type: 'route.create'; path: string; function_id: string; methods: string; at: string }
   | { type: 'route.delete'; path: string }
   | {
+      type: 'channel.create';
+      id: string;
+      name: string;
+      description: string | null;
+      /** The token's public lookup part; the token itself travels only as its SHA-256. */
+      prefix: string;
+      hash: string;
+      expires_at: string | null;
+      functions: ChannelFunctionSpec[];
+      at: string;
+    }
+  | { type: 'channel.update'; id: string; patch: { name?: string; description?: string | null; expires_at?: string | null }; at: string }
+  /** Replaces the set; a function that stays keeps its added_at, and its override unless `description` is given. */
+  | { type: 'channel.set-functions'; id: string; functions: ChannelFunctionSpec[]; at: string }
+  | { type: 'channel.rotate'; id: string; prefix: string; hash: string; at: string }
+  | { type: 'channel.delete'; id: string }
+  | { type: 'channel.touch'; uses: Array<{ id: string; at: string }> }
+  | {
       type: 'pool.config';
       function_id: string;
       patch: PoolConfigPatch;
@@ -75,6 +93,13 @@ export type MetaCommand =
       defaults: PoolConfig;
       at: string;
     };
+
+/** One function of a channel; `description` overrides the function's own as its tool's description. */
+export interface ChannelFunctionSpec {
+  function_id: string;
+  /** Absent: keep the current override (none for a new member); null: remove it. */
+  description?: string | null;
+}
 
 export type DeploymentSource = 'inline' | 'tarball' | 'rollback';
 export type DeploymentStatus = 'queued' | 'building' | 'succeeded' | 'failed';
@@ -94,4 +119,4 @@ export interface MetaEnvelope {
 /** The result of applying one command, identical on every node. */
 export type ApplyOutcome =
   | { ok: true }
-  | { ok: false; code: 'CONFLICT' | 'NOT_FOUND' | 'VALIDATION' | 'VERSION_GCD'; message: string; details?: Record<string, unknown> };
+  | { ok: false; code: 'CONFLICT' | 'NOT_FOUND' | 'VALIDATION' | 'VERSION_GCD' | 'TOOL_NAME_COLLISION'; message: string; details?: Record<string, unknown> };

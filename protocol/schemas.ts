@@ -77,6 +77,13 @@ export type FunctionStatus = (typeof FUNCTION_STATUSES)[number];
 
 const RATE_LIMIT_MAX = 1_000_000;
 
+/** A tool description an MCP client shows its model: 1 KiB of UTF-8 keeps a channel's tools/list small. */
+export const DESCRIPTION_MAX_BYTES = 1024;
+
+const description = z
+  .string()
+  .refine((v) => utf8.encode(v).length <= DESCRIPTION_MAX_BYTES, `at most ${DESCRIPTION_MAX_BYTES} bytes (UTF-8)`);
+
 const L = FUNCTION_LIMITS;
 const fields = {
   name: functionName,
@@ -92,6 +99,8 @@ const fields = {
   rate_limit_per_min: z.number().int().min(1).max(RATE_LIMIT_MAX).nullable(),
   /** What an operator may set: `inactive` stops serving, `active` returns the function to its lifecycle. */
   status: z.enum(['active', 'inactive']),
+  /** What the function does, for people and for the MCP tool it becomes in a channel; null clears it. */
+  description: description.nullable(),
 };
 
 export const functionCreateBody = z
@@ -106,6 +115,7 @@ export const functionCreateBody = z
     network_mode: fields.network_mode.default('none'),
     auth_mode: fields.auth_mode.default('platform_key'),
     rate_limit_per_min: fields.rate_limit_per_min.default(null),
+    description: fields.description.optional(),
   })
   .transform((b) => ({ ...b, entrypoint: b.entrypoint ?? RUNTIMES[b.runtime].defaultEntrypoint }))
   .refine((b) => entrypointFits(b.runtime, b.entrypoint), { message: 'entrypoint extension does not match the runtime', path: ['entrypoint'] });
@@ -123,6 +133,7 @@ export const functionUpdateBody = z
     auth_mode: fields.auth_mode.optional(),
     rate_limit_per_min: fields.rate_limit_per_min.optional(),
     status: fields.status.optional(),
+    description: fields.description.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'give at least one field to change');
 
@@ -229,3 +240,55 @@ export const diffQuery = z.strictObject({
   to: z.string().max(64),
   format: z.enum(['json', 'unified']).default('json'),
 });
+
+/** A channel's bundle size: each function is a tool its clients list, and the set travels in one META command. */
+export const CHANNEL_MAX_FUNCTIONS = 100;
+
+const channelFunctionIds = z
+  .array(z.string().max(64))
+  .min(1, 'a channel bundles at least one function')
+  .max(CHANNEL_MAX_FUNCTIONS)
+  .refine((ids) => new Set(ids).size === ids.length, 'function_ids must not repeat');
+
+/** Per-function tool description overrides; null removes an override. Keys must be among function_ids. */
+const channelDescriptions = z
+  .custom<object>((v) => !(typeof v === 'object' && v !== null && Object.hasOwn(v, '__proto__')), '__proto__ is not a function id')
+  .pipe(z.record(z.string().max(64), description.nullable()));
+
+const descriptionsInSet = (b: { function_ids: string[]; descriptions?: Record<string, string | null> }) =>
+  Object.keys(b.descriptions ?? {}).every((id) => b.function_ids.includes(id));
+const descriptionsInSetIssue = { message: 'descriptions may only name functions listed in function_ids', path: ['descriptions'] };
+
+const channelName = z.string().trim().min(1).max(100);
+
+export const channelCreateBody = z
+  .strictObject({
+    name: channelName,
+    description: description.optional(),
+    function_ids: channelFunctionIds,
+    descriptions: channelDescriptions.optional(),
+    expires_in_days: expiresInDays.optional(),
+    expires_at: isoTimestamp.optional(),
+  })
+  .refine((b) => !(b.expires_in_days !== undefined && b.expires_at !== undefined), {
+    message: 'give expires_in_days or expires_at, not both',
+    path: ['expires_at'],
+  })
+  .refine(descriptionsInSet, descriptionsInSetIssue);
+
+/** PATCH: the function set is changed only by PUT /functions. */
+export const channelUpdateBody = z
+  .strictObject({
+    name: channelName.optional(),
+    description: description.nullable().optional(),
+    /** null: never expires. */
+    expires_at: isoTimestamp.nullable().optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'give at least one field to change');
+
+export const channelFunctionsBody = z
+  .strictObject({
+    function_ids: channelFunctionIds,
+    descriptions: channelDescriptions.optional(),
+  })
+  .refine(descriptionsInSet, descriptionsInSetIssue);

@@ -1,13 +1,15 @@
 /**
- * Bearer secrets: API keys and session tokens. Only their SHA-256 travels in
- * META commands and sits in SQLite; the plaintext is shown once. SHA-256 (not
- * a slow KDF) is right here because the secrets are 160+ random bits.
+ * Bearer secrets: API keys, channel tokens and session tokens. Only their
+ * SHA-256 travels in META commands and sits in SQLite; the plaintext is shown
+ * once. SHA-256 (not a slow KDF) is right here because the secrets are 128+
+ * random bits: nothing to brute-force from the hash.
  */
 import { hash, randomBytes } from 'node:crypto';
 
 export const API_KEY_PREFIX = 'orva_';
 export const CHANNEL_TOKEN_PREFIX = 'orva_chn_';
 const KEY_RE = /^orva_[0-9a-f]{40}$/;
+const CHANNEL_TOKEN_RE = /^orva_chn_[0-9a-f]{32}$/;
 
 export function sha256Hex(secret: string): string {
   return hash('sha256', secret, 'hex');
@@ -36,6 +38,20 @@ export function isApiKeyShape(value: string): boolean {
 
 export function apiKeyPrefix(key: string): string {
   return key.slice(0, API_KEY_PREFIX.length + 8);
+}
+
+/** A channel's bearer token: `orva_chn_` and 32 hex digits (128 random bits); prefix `orva_chn_` and 8 of them. */
+export function newChannelToken(): NewApiKey {
+  const plaintext = `${CHANNEL_TOKEN_PREFIX}${randomBytes(16).toString('hex')}`;
+  return { plaintext, prefix: channelTokenPrefix(plaintext), hash: sha256Hex(plaintext) };
+}
+
+export function isChannelTokenShape(value: string): boolean {
+  return CHANNEL_TOKEN_RE.test(value);
+}
+
+export function channelTokenPrefix(token: string): string {
+  return token.slice(0, CHANNEL_TOKEN_PREFIX.length + 8);
 }
 
 export function newSessionToken(): { token: string; hash: string } {

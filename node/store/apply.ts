@@ -4,11 +4,12 @@
  * reaches the same rows and the same outcome (conflicts included).
  */
 import type Database from 'better-sqlite3';
-import type { ApplyOutcome, MetaCommand } from '../../protocol/meta-commands.ts';
+import type { ApplyOutcome, ChannelFunctionSpec, MetaCommand } from '../../protocol/meta-commands.ts';
 import { UUID_RE } from '../../protocol/ids.ts';
 import type { FunctionStatus, PoolConfig } from '../../protocol/schemas.ts';
+import { toolName, toolNameCollisions } from '../../protocol/tool-names.ts';
 
-const UPDATABLE_COLUMNS = ['name', 'entrypoint', 'timeout_ms', 'memory_mb', 'cpus', 'env_vars', 'network_mode', 'auth_mode', 'rate_limit_per_min'] as const;
+const UPDATABLE_COLUMNS = ['name', 'entrypoint', 'timeout_ms', 'memory_mb', 'cpus', 'env_vars', 'network_mode', 'auth_mode', 'rate_limit_per_min', 'description'] as const;
 
 /**
  * The shape of a function a version was built with. Every deployment keeps
@@ -71,6 +72,44 @@ function notFound(message: string, details?: Record<string, unknown>): ApplyOutc
   return { ok: false, code: 'NOT_FOUND', message, details };
 }
 
+type Refusal = Extract<ApplyOutcome, { ok: false }>;
+
+/**
+ * Whether these functions can be one channel's tools: each name makes a tool
+ * name and no two make the same one; null when they can. Checked here, at
+ * apply, so a rename racing a channel change cannot slip a collision in on
+ * any node. `field` is what the caller gave: the set, or the new name.
+ */
+function checkToolSet(functions: Array<{ id: string; name: string }>, field: 'function_ids' | 'name'): Refusal | null {
+  for (const fn of functions) {
+    const t = toolName(fn.name);
+    if (!t.ok) return { ok: false, code: 'VALIDATION', message: t.error, details: { issues: [{ path: field, message: t.error }], function_id: fn.id, name: fn.name } };
+  }
+  const collisions = toolNameCollisions(functions);
+  if (collisions.length === 0) return null;
+  const c = collisions[0];
+  return {
+    ok: false,
+    code: 'TOOL_NAME_COLLISION',
+    message: `functions ${c.function_names.join(' and ')} would both be the tool ${c.name}`,
+    details: { tool_name: c.name, function_ids: c.function_ids, function_names: c.function_names, collisions },
+  };
+}
+
+/** The named functions, or NOT_FOUND listing those that do not exist. */
+function channelMembers(db: Database.Database, ids: string[]): Array<{ id: string; name: string }> | ApplyOutcome {
+  const get = db.prepare('SELECT id, name FROM functions WHERE id = ?');
+  const found = ids.map((id) => get.get(id) as { id: string; name: string } | undefined);
+  const missing = ids.filter((_, i) => found[i] === undefined);
+  if (missing.length > 0) return notFound(`function ${missing.join(', ')} not found`, { function_ids: missing });
+  return found as Array<{ id: string; name: string }>;
+}
+
+function addChannelFunctions(db: Database.Database, channelId: string, functions: ChannelFunctionSpec[], at: string): void {
+  const insert = db.prepare('INSERT INTO channel_functions (channel_id, function_id, description, added_at) VALUES (?, ?, ?, ?)');
+  for (const f of functions) insert.run(channelId, f.function_id, f.description ?? null, at);
+}
+
 export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutcome {
   switch (cmd.type) {
     case 'user.create': {
@@ -118,9 +157,9 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
       if (!UUID_RE.test(f.id)) return invalid('function id must be a UUID');
       if (db.prepare('SELECT 1 FROM functions WHERE name = ?').get(f.name)) return conflict(`a function named ${f.name} already exists`, { name: f.name });
       db.prepare(
-        `INSERT INTO functions (id, name, runtime, entrypoint, memory_mb, cpus, timeout_ms, env_vars, network_mode, auth_mode, rate_limit_per_min, status, version, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'created', 1, ?, ?)`,
-      ).run(f.id, f.name, f.runtime, f.entrypoint, f.memory_mb, f.cpus, f.timeout_ms, JSON.stringify(f.env_vars), f.network_mode, f.auth_mode, f.rate_limit_per_min ?? null, f.created_at, f.created_at);
+        `INSERT INTO functions (id, name, runtime, entrypoint, memory_mb, cpus, timeout_ms, env_vars, network_mode, auth_mode, rate_limit_per_min, description, status, version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'created', 1, ?, ?)`,
+      ).run(f.id, f.name, f.runtime, f.entrypoint, f.memory_mb, f.cpus, f.timeout_ms, JSON.stringify(f.env_vars), f.network_mode, f.auth_mode, f.rate_limit_per_min ?? null, f.description ?? null, f.created_at, f.created_at);
       return OK;
     }
     case 'function.update': {
@@ -128,6 +167,17 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
       const p = cmd.patch;
       if (p.name !== undefined && db.prepare('SELECT 1 FROM functions WHERE name = ? AND id != ?').get(p.name, cmd.id)) {
         return conflict(`a function named ${p.name} already exists`, { name: p.name });
+      }
+      if (p.name !== undefined) {
+        // A rename must keep every channel holding the function a valid, collision-free tool set.
+        const channels = db.prepare('SELECT channel_id FROM channel_functions WHERE function_id = ?').all(cmd.id) as Array<{ channel_id: string }>;
+        for (const { channel_id } of channels) {
+          const members = db
+            .prepare('SELECT f.id, CASE WHEN f.id = ? THEN ? ELSE f.name END AS name FROM channel_functions cf JOIN functions f ON f.id = cf.function_id WHERE cf.channel_id = ? ORDER BY f.id')
+            .all(cmd.id, p.name, channel_id) as Array<{ id: string; name: string }>;
+          const refused = checkToolSet(members, 'name');
+          if (refused) return { ...refused, details: { ...refused.details, channel_id } };
+        }
       }
       const sets: string[] = [];
       const values: unknown[] = [];
@@ -148,7 +198,8 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
     case 'function.delete': {
       const r = db.prepare('DELETE FROM functions WHERE id = ?').run(cmd.id);
       if (r.changes !== 1) return notFound(`function ${cmd.id} not found`, { function_id: cmd.id });
-      for (const table of ['deployments', 'secrets', 'routes', 'pool_config']) db.prepare(`DELETE FROM ${table} WHERE function_id = ?`).run(cmd.id);
+      // channel_functions too: a deleted function leaves every channel that held it.
+      for (const table of ['deployments', 'secrets', 'routes', 'pool_config', 'channel_functions']) db.prepare(`DELETE FROM ${table} WHERE function_id = ?`).run(cmd.id);
       return OK;
     }
     case 'deployment.create': {
@@ -229,6 +280,76 @@ export function applyCommand(db: Database.Database, cmd: MetaCommand): ApplyOutc
     case 'route.delete': {
       const r = db.prepare('DELETE FROM routes WHERE path = ?').run(cmd.path);
       return r.changes === 1 ? OK : notFound(`route ${cmd.path} not found`, { path: cmd.path });
+    }
+    case 'channel.create': {
+      if (!UUID_RE.test(cmd.id)) return invalid('channel id must be a UUID');
+      if (db.prepare('SELECT 1 FROM channels WHERE prefix = ?').get(cmd.prefix)) return conflict('channel token prefix collision');
+      const members = channelMembers(db, cmd.functions.map((f) => f.function_id));
+      if (!Array.isArray(members)) return members;
+      const refused = checkToolSet(members, 'function_ids');
+      if (refused) return refused;
+      db.prepare('INSERT INTO channels (id, name, description, prefix, hash, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+        cmd.id,
+        cmd.name,
+        cmd.description,
+        cmd.prefix,
+        cmd.hash,
+        cmd.at,
+        cmd.at,
+        cmd.expires_at,
+      );
+      addChannelFunctions(db, cmd.id, cmd.functions, cmd.at);
+      return OK;
+    }
+    case 'channel.update': {
+      if (!db.prepare('SELECT 1 FROM channels WHERE id = ?').get(cmd.id)) return notFound(`channel ${cmd.id} not found`, { channel_id: cmd.id });
+      const sets: string[] = [];
+      const values: unknown[] = [];
+      // Column names come from this fixed list, never from the command itself.
+      for (const k of ['name', 'description', 'expires_at'] as const) {
+        if (cmd.patch[k] === undefined) continue;
+        sets.push(`${k} = ?`);
+        values.push(cmd.patch[k]);
+      }
+      db.prepare(`UPDATE channels SET ${[...sets, 'updated_at = ?'].join(', ')} WHERE id = ?`).run(...values, cmd.at, cmd.id);
+      return OK;
+    }
+    case 'channel.set-functions': {
+      if (!db.prepare('SELECT 1 FROM channels WHERE id = ?').get(cmd.id)) return notFound(`channel ${cmd.id} not found`, { channel_id: cmd.id });
+      const members = channelMembers(db, cmd.functions.map((f) => f.function_id));
+      if (!Array.isArray(members)) return members;
+      const refused = checkToolSet(members, 'function_ids');
+      if (refused) return refused;
+      const current = new Map(
+        (db.prepare('SELECT function_id, description, added_at FROM channel_functions WHERE channel_id = ?').all(cmd.id) as Array<{ function_id: string; description: string | null; added_at: string }>).map(
+          (r) => [r.function_id, r],
+        ),
+      );
+      db.prepare('DELETE FROM channel_functions WHERE channel_id = ?').run(cmd.id);
+      const insert = db.prepare('INSERT INTO channel_functions (channel_id, function_id, description, added_at) VALUES (?, ?, ?, ?)');
+      for (const f of cmd.functions) {
+        const kept = current.get(f.function_id);
+        insert.run(cmd.id, f.function_id, f.description !== undefined ? f.description : (kept?.description ?? null), kept?.added_at ?? cmd.at);
+      }
+      db.prepare('UPDATE channels SET updated_at = ? WHERE id = ?').run(cmd.at, cmd.id);
+      return OK;
+    }
+    case 'channel.rotate': {
+      if (db.prepare('SELECT 1 FROM channels WHERE prefix = ? AND id != ?').get(cmd.prefix, cmd.id)) return conflict('channel token prefix collision');
+      const r = db.prepare('UPDATE channels SET prefix = ?, hash = ?, updated_at = ? WHERE id = ?').run(cmd.prefix, cmd.hash, cmd.at, cmd.id);
+      return r.changes === 1 ? OK : notFound(`channel ${cmd.id} not found`, { channel_id: cmd.id });
+    }
+    case 'channel.delete': {
+      const r = db.prepare('DELETE FROM channels WHERE id = ?').run(cmd.id);
+      if (r.changes !== 1) return notFound(`channel ${cmd.id} not found`, { channel_id: cmd.id });
+      // Also by hand: a file opened without foreign_keys would keep the rows.
+      db.prepare('DELETE FROM channel_functions WHERE channel_id = ?').run(cmd.id);
+      return OK;
+    }
+    case 'channel.touch': {
+      const touch = db.prepare('UPDATE channels SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)');
+      for (const use of cmd.uses) touch.run(use.at, use.id, use.at);
+      return OK;
     }
     case 'pool.config': {
       if (!db.prepare('SELECT 1 FROM functions WHERE id = ?').get(cmd.function_id)) return notFound(`function ${cmd.function_id} not found`, { function_id: cmd.function_id });

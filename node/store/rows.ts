@@ -33,6 +33,8 @@ export interface FunctionRow {
   network_mode: 'none' | 'egress';
   auth_mode: 'platform_key' | 'none' | 'signed';
   rate_limit_per_min: number | null;
+  /** What the function does; a channel's tool description unless the channel overrides it. */
+  description: string | null;
   status: FunctionStatus;
   version: number;
   code_hash: string | null;
@@ -74,6 +76,45 @@ export interface RouteRow {
   function_id: string;
   methods: string;
   created_at: string;
+}
+
+export interface ChannelRow {
+  id: string;
+  name: string;
+  description: string | null;
+  /** `orva_chn_` and the token's first 8 hex digits: shown in listings, used to find the hash. */
+  prefix: string;
+  hash: string;
+  created_at: string;
+  updated_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  /** Not a column: counted by the read. */
+  function_count: number;
+}
+
+/** One function of a channel, with the function's own name and description beside the override. */
+export interface ChannelFunctionRow {
+  function_id: string;
+  /** The channel's override of the tool description; null: the function's own is used. */
+  description: string | null;
+  added_at: string;
+  function_name: string;
+  function_description: string | null;
+}
+
+/** A channel as listings show it: never the hash, never the token. */
+export function channelJson(row: ChannelRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    prefix: row.prefix,
+    function_count: row.function_count,
+    last_used_at: row.last_used_at,
+    expires_at: row.expires_at,
+    created_at: row.created_at,
+  };
 }
 
 /** A deployment as the API returns it; build logs have their own endpoint. */

@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS functions (
   network_mode TEXT NOT NULL,
   auth_mode TEXT NOT NULL,
   rate_limit_per_min INTEGER,
+  description TEXT,
   status TEXT NOT NULL,
   version INTEGER NOT NULL DEFAULT 1,
   code_hash TEXT,
@@ -100,6 +101,27 @@ CREATE TABLE IF NOT EXISTS pool_config (
   scale_to_zero INTEGER NOT NULL,
   updated_at TEXT NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS channels (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  description TEXT,
+  prefix TEXT NOT NULL UNIQUE,
+  hash TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  expires_at TEXT,
+  last_used_at TEXT
+);
+
+CREATE TABLE IF NOT EXISTS channel_functions (
+  channel_id TEXT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+  function_id TEXT NOT NULL,
+  description TEXT,
+  added_at TEXT NOT NULL,
+  PRIMARY KEY (channel_id, function_id)
+);
+CREATE INDEX IF NOT EXISTS channel_functions_by_function ON channel_functions (function_id);
 `;
 
 /**
@@ -110,4 +132,5 @@ export const ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; type:
   { table: 'functions', column: 'rate_limit_per_min', type: 'INTEGER' },
   { table: 'deployments', column: 'parent_deployment_id', type: 'TEXT' },
   { table: 'deployments', column: 'config', type: 'TEXT' },
+  { table: 'functions', column: 'description', type: 'TEXT' },
 ];

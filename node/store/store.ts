@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import type { ApplyOutcome, MetaEnvelope } from '../../protocol/meta-commands.ts';
 import { applyCommand } from './apply.ts';
 import type { PoolConfig } from '../../protocol/schemas.ts';
-import type { ApiKeyRow, DeploymentRow, FunctionRow, RouteRow, SecretRow, UserRow } from './rows.ts';
+import type { ApiKeyRow, ChannelFunctionRow, ChannelRow, DeploymentRow, FunctionRow, RouteRow, SecretRow, UserRow } from './rows.ts';
 import { ADDED_COLUMNS, SCHEMA } from './schema.ts';
 
 export class Store {
@@ -162,5 +162,27 @@ export class Store {
 
   functionByName(name: string): FunctionRow | undefined {
     return this.db.prepare('SELECT * FROM functions WHERE name = ?').get(name) as FunctionRow | undefined;
+  }
+
+  channels(): ChannelRow[] {
+    return this.db
+      .prepare('SELECT c.*, (SELECT COUNT(*) FROM channel_functions cf WHERE cf.channel_id = c.id) AS function_count FROM channels c ORDER BY c.created_at, c.id')
+      .all() as ChannelRow[];
+  }
+
+  channel(id: string): ChannelRow | undefined {
+    return this.db
+      .prepare('SELECT c.*, (SELECT COUNT(*) FROM channel_functions cf WHERE cf.channel_id = c.id) AS function_count FROM channels c WHERE c.id = ?')
+      .get(id) as ChannelRow | undefined;
+  }
+
+  /** A channel's functions in tool order (by function name); empty for an unknown channel. */
+  channelFunctions(channelId: string): ChannelFunctionRow[] {
+    return this.db
+      .prepare(
+        `SELECT cf.function_id, cf.description, cf.added_at, f.name AS function_name, f.description AS function_description
+         FROM channel_functions cf JOIN functions f ON f.id = cf.function_id WHERE cf.channel_id = ? ORDER BY f.name`,
+      )
+      .all(channelId) as ChannelFunctionRow[];
   }
 }

@@ -66,6 +66,7 @@ test('functions - create fills the documented defaults and a UUIDv7 id', async (
     network_mode: 'none',
     auth_mode: 'platform_key',
     rate_limit_per_min: null,
+    description: null,
     status: 'created',
     version: 1,
   };
@@ -86,6 +87,7 @@ test('functions - create keeps every given field', async () => {
     env_vars: { NODE_ENV: 'production', _X: '' },
     network_mode: 'egress',
     auth_mode: 'none',
+    description: 'Sends the weekly report. Takes {"week": "2026-W49"}.',
   };
   const fn = await create(spec);
   for (const [k, v] of Object.entries(spec)) assert.deepEqual(fn[k], v, k);
@@ -125,6 +127,8 @@ test('functions - PUT changes each whitelisted field alone and bumps the version
     { auth_mode: 'signed' },
     { rate_limit_per_min: 120 },
     { rate_limit_per_min: null },
+    { description: 'Résumé: 1 KiB of UTF-8 at most' },
+    { description: null },
     { env_vars: {} },
   ];
   let current = fn;
@@ -177,6 +181,18 @@ test('functions - an entrypoint with the wrong extension, .. or an absolute path
     }
     for (const entrypoint of ['handler.py', '../x.js', '/etc/x.js', 'x/./y.js']) {
       assertError(await api('PUT', `/api/v1/functions/${fn.id}`, { entrypoint }), 400, 'VALIDATION');
+    }
+  });
+});
+
+test('functions - a description over 1 KiB of UTF-8, or not a string, is 400 and changes nothing; 1 KiB itself is kept', async () => {
+  const fn = await create({ name: 'described', runtime: 'node', description: 'x'.repeat(1024) });
+  assert.equal(fn.description.length, 1024);
+  await changesNothing(async () => {
+    // 513 two-byte characters: 1026 bytes.
+    for (const description of ['x'.repeat(1025), 'é'.repeat(513), 42, ['a']]) {
+      assertError(await api('PUT', `/api/v1/functions/${fn.id}`, { description }), 400, 'VALIDATION');
+      assertError(await api('POST', '/api/v1/functions', { name: 'described-too', runtime: 'node', description }), 400, 'VALIDATION');
     }
   });
 });

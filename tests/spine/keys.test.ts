@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { authRoutes } from '../../node/resources/auth.ts';
+import { channelRoutes } from '../../node/resources/channels.ts';
 import { functionRoutes } from '../../node/resources/functions.ts';
 import { keyRoutes } from '../../node/resources/keys.ts';
 import { systemRoutes } from '../../node/resources/system.ts';
@@ -35,6 +36,13 @@ const PERMISSION_MAP: Record<string, string> = {
   'GET /api/v1/functions/:id': 'read',
   'PUT /api/v1/functions/:id': 'write',
   'DELETE /api/v1/functions/:id': 'write',
+  'GET /api/v1/channels': 'read',
+  'POST /api/v1/channels': 'write',
+  'GET /api/v1/channels/:id': 'read',
+  'PATCH /api/v1/channels/:id': 'write',
+  'PUT /api/v1/channels/:id/functions': 'write',
+  'POST /api/v1/channels/:id/rotate': 'write',
+  'DELETE /api/v1/channels/:id': 'write',
 };
 
 let node: NodeHandle;
@@ -192,7 +200,7 @@ test('keys - a key lacking read, write or admin gets 403 FORBIDDEN and changes n
 test('keys - the permission map covers every route the resources declare', () => {
   const none = {} as Services;
   const declared = Object.fromEntries(
-    [...systemRoutes(), ...authRoutes(none), ...keyRoutes(none), ...functionRoutes(none)].map((r) => [`${r.method} ${r.path}`, r.access]),
+    [...systemRoutes(), ...authRoutes(none), ...keyRoutes(none), ...functionRoutes(none), ...channelRoutes(none)].map((r) => [`${r.method} ${r.path}`, r.access]),
   );
   assert.deepEqual(declared, PERMISSION_MAP);
 });
