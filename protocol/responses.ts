@@ -30,6 +30,7 @@ export const functionRecord = z
   .looseObject({
     id,
     name: z.string(),
+    description: z.string().nullable(),
     runtime: z.enum(['node', 'python']),
     entrypoint: z.string(),
     memory_mb: z.number().int(),
@@ -149,6 +150,38 @@ export const runtimeList = z.looseObject({
     z.looseObject({ id: z.enum(['node', 'python']), name: z.string(), version: z.string().nullable(), default_entrypoint: z.string(), extensions: z.array(z.string()) }),
   ),
 });
+
+export const channelRecord = z
+  .looseObject({
+    id,
+    name: z.string(),
+    description: z.string().nullable(),
+    prefix: z.string(),
+    function_count: z.number().int(),
+    last_used_at: timestamp.nullable(),
+    expires_at: timestamp.nullable(),
+    created_at: timestamp,
+  })
+  .meta({ id: 'Channel' });
+
+export const channelDetail = channelRecord
+  .extend({
+    function_ids: z.array(id),
+    functions: z.array(
+      z.looseObject({
+        function_id: id,
+        name: z.string(),
+        tool_name: z.string().nullable().describe('the MCP tool this function becomes'),
+        description: z.string().optional().describe("the channel's override of the function's description"),
+        added_at: timestamp,
+      }),
+    ),
+  })
+  .meta({ id: 'ChannelDetail' });
+
+export const channelCreated = channelDetail.extend({ token: z.string().describe('orva_chn_…, returned once') });
+
+export const channelToken = z.looseObject({ id, token: z.string().describe('orva_chn_…, returned once'), prefix: z.string() });
 
 /** Answers of deletes and similar acknowledgements. */
 export const deleted = z.looseObject({ deleted: z.literal(true) });

@@ -18,6 +18,10 @@ import {
   anyObject,
   apiKeyCreated,
   apiKeyRecord,
+  channelCreated,
+  channelDetail,
+  channelRecord,
+  channelToken,
   deleted,
   deploymentAccepted,
   deploymentLogs,
@@ -34,6 +38,9 @@ import {
   sessionAnswer,
 } from '../../protocol/responses.ts';
 import {
+  channelCreateBody,
+  channelFunctionsBody,
+  channelUpdateBody,
   credentialsBody,
   deployInlineBody,
   deploymentListQuery,
@@ -293,6 +300,40 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     body: poolConfigBody,
     ok: { status: 200, description: 'the merged settings', schema: poolConfigRecord },
     errors: ['NOT_FOUND'],
+  },
+
+  'GET /api/v1/channels': { tag: 'channels', summary: 'List channels', ok: { status: 200, description: 'the channels', schema: list('channels', channelRecord) } },
+  'POST /api/v1/channels': {
+    tag: 'channels',
+    summary: 'Bundle functions under one bearer token for /mcp',
+    body: channelCreateBody,
+    ok: { status: 201, description: 'the channel with its token, returned this once', schema: channelCreated },
+    errors: ['TOOL_NAME_COLLISION', 'CONFLICT'],
+  },
+  'GET /api/v1/channels/:id': { tag: 'channels', summary: 'One channel with its functions', ok: { status: 200, description: 'the channel', schema: channelDetail } },
+  'PATCH /api/v1/channels/:id': {
+    tag: 'channels',
+    summary: 'Rename, describe or change the expiry (not the function set)',
+    body: channelUpdateBody,
+    ok: { status: 200, description: 'the channel', schema: channelDetail },
+    errors: ['TOOL_NAME_COLLISION', 'CONFLICT'],
+  },
+  'PUT /api/v1/channels/:id/functions': {
+    tag: 'channels',
+    summary: "Replace the channel's function set (overrides kept unless given)",
+    body: channelFunctionsBody,
+    ok: { status: 200, description: 'the channel', schema: channelDetail },
+    errors: ['TOOL_NAME_COLLISION', 'CONFLICT'],
+  },
+  'POST /api/v1/channels/:id/rotate': {
+    tag: 'channels',
+    summary: 'Issue a new token; the old one stops working',
+    ok: { status: 200, description: 'the new token, returned this once', schema: channelToken },
+  },
+  'DELETE /api/v1/channels/:id': {
+    tag: 'channels',
+    summary: 'Delete a channel',
+    ok: { status: 200, description: 'deleted', schema: deleted.extend({ id: z.string() }) },
   },
 
   'GET /api/v1/executions': {
