@@ -3,6 +3,7 @@
  * failure into a message on stderr and an exit code (errors.ts) in one place.
  */
 import { Command, CommanderError } from 'commander';
+import { channelsCommand } from './commands/channels.ts';
 import { completionCommand } from './commands/completion.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { executionsCommand } from './commands/executions.ts';
@@ -28,7 +29,7 @@ export function buildProgram(f: Factory): Command {
     // `orva routes -o json` and `orva routes add … -o json`: an option belongs to the command it follows.
     .enablePositionalOptions()
     .addHelpText('afterAll', '\nExit codes: 0 ok, 1 error (API error, failed build, a call answered >= 400), 2 usage, 3 server unreachable, 4 authentication.');
-  for (const make of [loginCommand, statusCommand, functionsCommand, deployCommand, invokeCommand, logsCommand, executionsCommand, rollbackCommand, diffCommand, secretsCommand, routesCommand, poolCommand, keysCommand]) {
+  for (const make of [loginCommand, statusCommand, functionsCommand, deployCommand, invokeCommand, logsCommand, executionsCommand, rollbackCommand, diffCommand, secretsCommand, routesCommand, poolCommand, keysCommand, channelsCommand]) {
     program.addCommand(make(f));
   }
   program.addCommand(completionCommand(f, program));

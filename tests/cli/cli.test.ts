@@ -253,6 +253,28 @@ describe('orva CLI', () => {
     assert.match(gone.stderr, /no function named or with id json-fn/);
   });
 
+  test('cli - channels: create prints the token once, get lists the tools, set-functions, rotate and rm', async () => {
+    const a = await json(['functions', 'create', 'tool-a', '--runtime', 'node', '--description', 'looks up an order']);
+    assert.equal(a.description, 'looks up an order');
+    await json(['functions', 'create', 'tool-b', '--runtime', 'node']);
+    const created = await json(['channels', 'create', 'bot', '-f', 'tool-a', '-f', 'tool-b', '--description', 'support']);
+    assert.match(created.token, /^orva_chn_[0-9a-f]{32}$/);
+    const human = await orva(['channels', 'create', 'bot-2', '-f', 'tool-a']);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout.trim(), /^orva_chn_[0-9a-f]{32}$/, 'the token alone on stdout');
+    assert.match(human.stderr, /cannot be shown again/);
+    assert.ok((await json(['channels', 'ls'])).some((c: any) => c.id === created.id && c.function_count === 2));
+    const detail = await json(['channels', 'get', 'bot']);
+    assert.deepEqual(detail.functions.map((x: any) => x.tool_name).sort(), ['tool_a', 'tool_b']);
+    assert.ok(!('token' in detail));
+    assert.deepEqual((await json(['channels', 'set-functions', 'bot', '-f', 'tool-b'])).function_ids, [(await json(['functions', 'get', 'tool-b'])).id]);
+    assert.equal((await json(['channels', 'update', 'bot', '--name', 'bot-renamed'])).name, 'bot-renamed');
+    const rotated = await json(['channels', 'rotate', 'bot-renamed']);
+    assert.notEqual(rotated.token, created.token);
+    assert.equal((await json(['channels', 'rm', 'bot-renamed'])).deleted, true);
+    assert.equal((await json(['channels', 'rm', 'bot-2'])).deleted, true);
+  });
+
   test('cli - usage errors exit 2 and name the problem', async () => {
     const r = await orva(['functions', 'create', 'x']);
     assert.equal(r.code, 2);

@@ -18,6 +18,7 @@ export function showFunction(f: Factory, fn: FunctionRecord): void {
   fields(f.io, [
     ['name', fn.name],
     ['id', fn.id],
+    ['description', fn.description],
     ['status', statusColour(f.io, fn.status)],
     ['runtime', fn.runtime],
     ['entrypoint', fn.entrypoint],
@@ -52,6 +53,7 @@ const int = (v: string) => {
 };
 
 interface SpecOptions {
+  description?: string;
   entrypoint?: string;
   memory?: number;
   cpus?: number;
@@ -63,6 +65,7 @@ interface SpecOptions {
 
 function specFields(o: SpecOptions): Record<string, unknown> {
   const spec: Record<string, unknown> = {
+    description: o.description,
     entrypoint: o.entrypoint,
     memory_mb: o.memory,
     cpus: o.cpus,
@@ -77,6 +80,7 @@ function specFields(o: SpecOptions): Record<string, unknown> {
 
 function specOptions(cmd: Command): Command {
   return cmd
+    .option('--description <text>', 'what it does (also its MCP tool description in channels)')
     .option('--entrypoint <file>', 'handler file inside the version (default handler.js / handler.py)')
     .option('--memory <mb>', 'memory limit in MB', int)
     .option('--cpus <n>', 'CPU limit', int)
