@@ -8,8 +8,18 @@ export type FunctionRecord = z.output<typeof functionRecord>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const functionPage = z.looseObject({ functions: z.array(functionRecord), next_cursor: z.string().nullable().optional() });
+
+/** Every function, following `next_cursor` on a server that pages the list (an unpaged one answers it all at once). */
 export async function listFunctions(client: ApiClient, query: { status?: string; runtime?: string } = {}): Promise<FunctionRecord[]> {
-  return (await client.json(z.looseObject({ functions: z.array(functionRecord) }), 'GET', '/api/v1/functions', { query })).functions;
+  const all: FunctionRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.json(functionPage, 'GET', '/api/v1/functions', { query: { ...query, cursor } });
+    all.push(...page.functions);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return all;
 }
 
 /** The function named or identified by `ref`; undefined when there is none. */
