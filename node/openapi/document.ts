@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ERRORS, type ErrorCode } from '../../protocol/errors.ts';
 import { errorEnvelope } from '../../protocol/responses.ts';
 import type { Route } from '../http/api.ts';
-import { INVOKE_OPERATION, OPERATIONS, type OperationDoc, type RawBody } from './operations.ts';
+import { OPERATIONS, type OperationDoc, OUTSIDE_ROUTER, type RawBody } from './operations.ts';
 
 type Json = Record<string, unknown>;
 
@@ -71,7 +71,22 @@ function errorCodes(doc: OperationDoc, access: Route['access'], method: string, 
   return [...codes];
 }
 
-function operation(key: string, doc: OperationDoc, access: Route['access'] | 'invoke', method: string, path: string, components: Json): Json {
+/** How an operation is guarded: its permission, its OpenAPI security and the codes it can answer. */
+interface Guard {
+  permission: string;
+  security: Array<Record<string, string[]>>;
+  codes: ErrorCode[];
+}
+
+function routerGuard(doc: OperationDoc, access: Route['access'], method: string, path: string): Guard {
+  let security: Guard['security'];
+  if (access === 'public') security = [];
+  else if (access === 'session') security = [{ sessionCookie: [] }];
+  else security = [{ apiKey: [] }, { sessionCookie: [] }];
+  return { permission: access, security, codes: errorCodes(doc, access, method, /\{\w+\}/.test(path)) };
+}
+
+function operation(key: string, doc: OperationDoc, guard: Guard, path: string, components: Json): Json {
   const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
   if (doc.query) {
     const q = schemaOf(doc.query, 'input', components) as { properties?: Json; required?: string[] };
@@ -83,8 +98,8 @@ function operation(key: string, doc: OperationDoc, access: Route['access'] | 'in
     operationId: key.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, ''),
     tags: [doc.tag],
     summary: doc.summary,
-    ...(doc.description ? { description: doc.description } : {}),
-    'x-orva-permission': access,
+    description: `${doc.description ? `${doc.description}\n\n` : ''}Permission: ${guard.permission}.`,
+    'x-orva-permission': guard.permission,
   };
   if (params.length > 0) op.parameters = params;
   if (doc.body !== undefined) {
@@ -96,9 +111,7 @@ function operation(key: string, doc: OperationDoc, access: Route['access'] | 'in
         : { 'application/json': { schema: schemaOf(doc.body as z.ZodType, 'input', components) } },
     };
   }
-  if (access === 'public') op.security = [];
-  else if (access === 'session') op.security = [{ sessionCookie: [] }];
-  else op.security = [{ apiKey: [] }, { sessionCookie: [] }];
+  op.security = guard.security;
 
   const ok: Json = { description: doc.ok.description };
   if (doc.ok.schema) ok.content = { 'application/json': { schema: schemaOf(doc.ok.schema, 'output', components) } };
@@ -106,9 +119,7 @@ function operation(key: string, doc: OperationDoc, access: Route['access'] | 'in
   if (doc.ok.headers) ok.headers = Object.fromEntries(Object.entries(doc.ok.headers).map(([h, d]) => [h, { description: d, schema: { type: 'string' } }]));
   const responses: Json = { [String(doc.ok.status)]: ok };
   const byStatus = new Map<number, ErrorCode[]>();
-  const hasParams = /\{\w+\}/.test(path) && access !== 'invoke';
-  const codes = access === 'invoke' ? [...(doc.errors ?? []), 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'INTERNAL'] as ErrorCode[] : errorCodes(doc, access, method, hasParams);
-  for (const code of codes) byStatus.set(ERRORS[code].status, [...(byStatus.get(ERRORS[code].status) ?? []), code]);
+  for (const code of guard.codes) byStatus.set(ERRORS[code].status, [...(byStatus.get(ERRORS[code].status) ?? []), code]);
   for (const [status, list] of [...byStatus].sort((a, b) => a[0] - b[0])) {
     responses[String(status)] = {
       description: list.join(', '),
@@ -141,11 +152,13 @@ export function buildOpenApi(routes: Route[], version: string): OpenApiBuild {
       (paths[path] ??= {})[r.method.toLowerCase()] = { summary: 'undocumented', 'x-orva-undocumented': true, 'x-orva-permission': r.access, responses: { default: { description: 'undocumented' } } };
       continue;
     }
-    (paths[path] ??= {})[r.method.toLowerCase()] = operation(key, doc, r.access, r.method, path, components);
+    (paths[path] ??= {})[r.method.toLowerCase()] = operation(key, doc, routerGuard(doc, r.access, r.method, path), path, components);
   }
-  for (const path of INVOKE_OPERATION.paths) {
-    for (const method of INVOKE_OPERATION.methods) {
-      (paths[path] ??= {})[method.toLowerCase()] = operation(`${method} ${path}`, INVOKE_OPERATION, 'invoke', method, path, components);
+  for (const doc of OUTSIDE_ROUTER) {
+    for (const path of doc.paths) {
+      for (const method of doc.methods) {
+        (paths[path] ??= {})[method.toLowerCase()] = operation(`${method} ${path}`, doc, { permission: doc.permission, security: doc.security, codes: doc.errors ?? [] }, path, components);
+      }
     }
   }
   const stale = Object.keys(OPERATIONS).filter((k) => !registered.has(k));

@@ -351,17 +351,49 @@ export const OPERATIONS: Record<string, OperationDoc> = {
 };
 
 /**
- * Operations outside the management router: the invoke path, served by its
- * own handler. Documented so that clients know how to call a function.
+ * Operations served outside the management router, by their own handlers
+ * (node.ts: `/fn/*`, and `/mcp` once it is there): no Route object describes
+ * them, so each entry lists its paths, methods, permission, auth schemes and
+ * every error code itself (nothing is derived).
  */
-export const INVOKE_OPERATION: OperationDoc & { paths: string[]; methods: string[] } = {
-  paths: ['/fn/{id}', '/fn/{id}/{path}'],
-  methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-  tag: 'invoke',
-  summary: 'Call a function',
-  description:
-    "Method, headers, query, body and the path after the id reach the handler as its event. The answer is the handler's. Needs the invoke permission when the function's auth_mode is platform_key; none for none; an HMAC signature (X-Orva-Timestamp, X-Orva-Signature) for signed. Custom routes (GET /api/v1/routes) reach the same handler.",
-  body: { contentTypes: { '*/*': { description: 'passed to the handler as is', schema: {} } } },
-  ok: { status: 200, description: "the handler's answer (its own status and headers); X-Orva-Execution-Id names the execution", contentType: '*/*' },
-  errors: ['NOT_ACTIVE', 'RATE_LIMITED', 'BUILDING', 'BUILD_FAILED', 'FUNCTION_ERROR', 'WORKER_CRASHED', 'POOL_AT_CAPACITY', 'MEMORY_EXHAUSTED', 'SHUTTING_DOWN', 'SANDBOX_ERROR', 'TIMEOUT', 'PAYLOAD_TOO_LARGE'],
-};
+export interface OutsideRouterDoc extends OperationDoc {
+  paths: string[];
+  methods: string[];
+  permission: string;
+  /** OpenAPI security requirements; `{}` makes credentials optional. */
+  security: Array<Record<string, string[]>>;
+}
+
+export const OUTSIDE_ROUTER: OutsideRouterDoc[] = [
+  {
+    paths: ['/fn/{id}', '/fn/{id}/{path}'],
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    permission: 'invoke',
+    // platform_key: the key or the cookie; none: nothing; signed: the X-Orva-Signature HMAC.
+    security: [{ apiKey: [] }, { sessionCookie: [] }, {}],
+    tag: 'invoke',
+    summary: 'Call a function',
+    description:
+      "Method, headers, query, body and the path after the id reach the handler as its event. The answer is the handler's. Needs the invoke permission when the function's auth_mode is platform_key; none for none; an HMAC signature (X-Orva-Timestamp, X-Orva-Signature) for signed. Custom routes (GET /api/v1/routes) reach the same handler.",
+    body: { contentTypes: { '*/*': { description: 'passed to the handler as is', schema: {} } } },
+    ok: { status: 200, description: "the handler's answer (its own status and headers); X-Orva-Execution-Id names the execution", contentType: '*/*' },
+    errors: [
+      'UNAUTHORIZED',
+      'FORBIDDEN',
+      'NOT_FOUND',
+      'NOT_ACTIVE',
+      'PAYLOAD_TOO_LARGE',
+      'RATE_LIMITED',
+      'INTERNAL',
+      'BUILD_FAILED',
+      'FUNCTION_ERROR',
+      'SANDBOX_ERROR',
+      'WORKER_CRASHED',
+      'BUILDING',
+      'POOL_AT_CAPACITY',
+      'MEMORY_EXHAUSTED',
+      'SHUTTING_DOWN',
+      'TIMEOUT',
+    ],
+  },
+];
