@@ -48,6 +48,7 @@ import { routeRoutes } from './resources/routes.ts';
 import { secretRoutes } from './resources/secrets.ts';
 import { versionRoutes } from './resources/versions.ts';
 import { metricRoutes } from './resources/metrics.ts';
+import { openApiRoutes } from './resources/openapi.ts';
 import { runtimeRoutes } from './resources/runtimes.ts';
 import { syscallRoutes } from './resources/syscalls.ts';
 import { systemRoutes } from './resources/system.ts';
@@ -199,6 +200,8 @@ export class OrvaNode {
       ...runtimeRoutes(s),
       ...syscallRoutes(s),
     ];
+    // Last: it documents every route above.
+    routes.push(...openApiRoutes(routes, log));
     const call = functionCaller(s);
     const invoke = invokeHandler(s, call);
     const api = apiHandler(routes, s);
