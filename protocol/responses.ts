@@ -88,6 +88,8 @@ export const executionRecord = z
     error_code: z.string().nullable(),
     fault: z.enum(['caller', 'platform', 'function']).nullable(),
     started_at: timestamp,
+    trigger: z.enum(['http', 'mcp']).describe('how the call came in: /fn or a custom route, or an MCP tools/call'),
+    channel_id: id.nullable().describe('the channel whose token made an MCP call'),
     logs_dropped: z.boolean().optional(),
   })
   .meta({ id: 'Execution' });

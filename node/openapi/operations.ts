@@ -81,6 +81,8 @@ export interface OperationDoc {
 }
 
 const list = <K extends string>(key: K, item: z.ZodType) => z.looseObject({ [key]: z.array(item) } as Record<K, z.ZodArray<z.ZodType>>);
+/** A paged list: `next_cursor` is the `cursor` of the next page, null on the last. */
+const page = <K extends string>(key: K, item: z.ZodType) => list(key, item).extend({ next_cursor: z.string().nullable() });
 
 const SSE = 'text/event-stream';
 
@@ -175,7 +177,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     tag: 'functions',
     summary: 'List functions',
     query: functionListQuery,
-    ok: { status: 200, description: 'the functions', schema: list('functions', functionRecord) },
+    ok: { status: 200, description: 'the functions', schema: page('functions', functionRecord) },
   },
   'POST /api/v1/functions': {
     tag: 'functions',
@@ -224,7 +226,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     tag: 'deployments',
     summary: "A function's deployment history, newest first",
     query: deploymentListQuery,
-    ok: { status: 200, description: 'the deployments', schema: list('deployments', deploymentRecord) },
+    ok: { status: 200, description: 'the deployments', schema: page('deployments', deploymentRecord) },
   },
   'GET /api/v1/deployments/:id': { tag: 'deployments', summary: 'One deployment', ok: { status: 200, description: 'the deployment', schema: deploymentRecord } },
   'GET /api/v1/deployments/:id/logs': { tag: 'deployments', summary: 'Build logs', ok: { status: 200, description: 'the build log so far', schema: deploymentLogs } },
@@ -340,7 +342,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     tag: 'executions',
     summary: 'Recent invocations across the cluster, newest first',
     query: executionListQuery,
-    ok: { status: 200, description: 'the executions', schema: list('executions', executionRecord) },
+    ok: { status: 200, description: 'the executions', schema: page('executions', executionRecord) },
   },
   'GET /api/v1/executions/:id': { tag: 'executions', summary: 'One invocation', ok: { status: 200, description: 'the execution', schema: executionRecord } },
   'GET /api/v1/executions/:id/logs': {
@@ -395,5 +397,18 @@ export const OUTSIDE_ROUTER: OutsideRouterDoc[] = [
       'SHUTTING_DOWN',
       'TIMEOUT',
     ],
+  },
+  {
+    paths: ['/mcp'],
+    methods: ['POST'],
+    permission: 'an API key or session (operator tools, filtered by its permissions) or a channel token (its functions as tools)',
+    security: [{ bearer: [] }, { apiKey: [] }, { sessionCookie: [] }],
+    tag: 'mcp',
+    summary: 'MCP Streamable HTTP endpoint (stateless JSON-RPC)',
+    description:
+      'One JSON-RPC message or batch per request, answered as JSON. A channel token (orva_chn_…) lists one tool per bundled function; an operator key or session lists the management tools its permissions allow. GET and DELETE answer 405. A missing or bad credential is 401 with WWW-Authenticate: Bearer realm="orva"; a foreign Origin is 403.',
+    body: { contentTypes: { 'application/json': { description: 'a JSON-RPC 2.0 request, notification or batch', schema: {} } } },
+    ok: { status: 200, description: 'the JSON-RPC answer (202 for notifications alone)', contentType: 'application/json' },
+    errors: ['UNAUTHORIZED', 'FORBIDDEN', 'PAYLOAD_TOO_LARGE', 'METHOD_NOT_ALLOWED'],
   },
 ];
