@@ -38,7 +38,9 @@ import type { Logger } from 'pino';
 import type { DeploymentPhase, MetaCommand } from '../protocol/meta-commands.ts';
 import type { Artifacts } from '../node/artifacts.ts';
 import { hashTree } from '../node/artifacts.ts';
+import type { Claim } from '../node/eviction.ts';
 import type { SandboxDriver, SpawnSpec } from '../node/sandbox/driver.ts';
+import { workerLimitBytes } from '../node/sandbox/memory-budget.ts';
 import type { Clock } from './clock.ts';
 import { Actor, MailboxFullError } from './runtime.ts';
 import { SANDBOX_START_ATTEMPTS, Worker } from './worker.ts';
@@ -58,6 +60,12 @@ export interface BuilderDeps {
   submit: (cmd: MetaCommand) => Promise<void>;
   artifacts: Artifacts;
   driver: SandboxDriver;
+  /**
+   * Memory for the sandbox a build loads its handler in: the node's Evictor
+   * (node/eviction.ts). A deploy is asked for like a call, so it may evict
+   * idle workers rather than fail on a budget they fill.
+   */
+  admit: (claim: Claim) => void;
   dataDir: string;
   /** Extra pip arguments (e.g. --index-url or --find-links for a local wheel index). */
   pipArgs: string[];
@@ -269,8 +277,28 @@ export class Builder extends Actor<Msg> {
 
   /** Load the handler once in the real sandbox: what cannot load must not activate. */
   private async verify(job: BuildJob, dir: string, log: BuildLog): Promise<void> {
+    const spec = { ...job.spawn, codeDir: dir };
     for (let attempt = 1; ; attempt++) {
-      const w = new Worker(this.d.driver, { ...job.spawn, codeDir: dir }, 0, this.clock);
+      let w: Worker;
+      try {
+        w = await new Promise<Worker>((resolve, reject) =>
+          this.d.admit({
+            functionId: job.functionId,
+            bytes: workerLimitBytes(spec.memoryMb),
+            evict: true,
+            start: () => {
+              try {
+                resolve(new Worker(this.d.driver, spec, 0, this.clock));
+              } catch (err) {
+                reject(err);
+              }
+            },
+            refuse: reject,
+          }),
+        );
+      } catch (err) {
+        throw new BuildError(`no sandbox to load the handler in: ${(err as Error).message}`);
+      }
       try {
         await w.ready;
         log.line('handler loaded in the sandbox');

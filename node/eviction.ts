@@ -113,8 +113,8 @@ export class Evictor {
   private gone(bytes: number): void {
     this.freeing -= bytes;
     this.grant();
-    // Every victim is gone and claims still wait: room they counted on was taken (a build's verify sandbox
-    // reserves outside the pools). Decide again for each: evict more, or refuse.
+    // Every victim is gone and claims still wait: room they counted on was taken (by a reservation that did
+    // not come through here). Decide again for each: evict more, or refuse.
     if (this.freeing === 0 && this.waiting.length > 0) for (const c of this.take()) this.admit(c);
   }
 

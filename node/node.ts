@@ -136,6 +136,7 @@ export class OrvaNode {
       submit: (cmd) => meta.submit(cmd),
       artifacts,
       driver,
+      admit: (claim) => pools.admit(claim),
       dataDir: config.dataDir,
       pipArgs: config.pipArgs,
       queueMax: config.buildQueueMax,

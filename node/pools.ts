@@ -10,7 +10,7 @@ import type { Clock } from '../actors/clock.ts';
 import { type EvictionCandidate, FunctionSupervisor, type PoolEvent, type PoolLimits } from '../actors/function-supervisor.ts';
 import { OrvaError } from '../protocol/errors.ts';
 import type { Artifacts } from './artifacts.ts';
-import { Evictor } from './eviction.ts';
+import { type Claim, Evictor } from './eviction.ts';
 import type { FunctionEntry, FunctionRegistry } from './registry.ts';
 import type { SandboxDriver, SpawnSpec } from './sandbox/driver.ts';
 import { type SecretBox, secretSlot } from './secret-box.ts';
@@ -103,6 +103,11 @@ export class Pools {
 
   stats(): Record<string, ReturnType<FunctionSupervisor['stats']>> {
     return Object.fromEntries([...this.supervisors].map(([id, s]) => [id, s.stats()]));
+  }
+
+  /** Memory for a sandbox outside the pools (a build's): evicts idle workers like a call's spawn. */
+  admit(claim: Claim): void {
+    this.evictor.admit(claim);
   }
 
   async stop(graceMs: number): Promise<void> {

@@ -126,3 +126,14 @@ test('eviction - evictions are counted in the Prometheus metrics and metrics.jso
   }
   await node.stop();
 });
+
+test('eviction - a deploy on a full budget evicts an idle worker to load its handler, rather than fail its build', async () => {
+  const { node, fns } = await nodeWith(2);
+  const [a, b] = fns as [string, string];
+  await ok(node, a);
+  await ok(node, b); // two idle workers: the budget is full
+  const c = await deployed(node, SLEEPY, { memory_mb: 64 });
+  assert.deepEqual(await evictions(node, fns), [1, 0], 'the least recently used idle worker made room for the build');
+  await ok(node, c);
+  await node.stop();
+});
