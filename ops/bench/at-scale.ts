@@ -30,11 +30,12 @@
  * default 60). Results go to stdout and ops/bench/results/at-scale-<N>.{md,json}.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from './free-port.ts';
+import { descendants } from './proc.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -211,23 +212,6 @@ function pssKb(pid: number): number {
   }
 }
 
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    let kids = '';
-    try {
-      kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
-    } catch {}
-    for (const k of kids.split(' ').filter(Boolean).map(Number)) out.push(k, ...descendants(k));
-  }
-  return out;
-}
 
 interface WorkerMemory {
   count: number;

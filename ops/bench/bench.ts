@@ -27,12 +27,13 @@
  * runs at-scale.ts (N functions on one node) instead.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { freePort } from './free-port.ts';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { summariseProfile } from './profile.ts';
 import { mcpBench, mcpMarkdown } from './mcp.ts';
+import { descendants } from './proc.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const HERE = join(ROOT, 'ops/bench');
@@ -173,23 +174,6 @@ function procTicks(pid: number): number {
   }
 }
 
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    let kids = '';
-    try {
-      kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
-    } catch {}
-    for (const k of kids.split(' ').filter(Boolean).map(Number)) out.push(k, ...descendants(k));
-  }
-  return out;
-}
 
 function machineTicks(): { busy: number; total: number } {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);

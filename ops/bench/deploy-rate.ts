@@ -19,12 +19,13 @@
  * and everything it started are killed at the end or on Ctrl-C.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from './free-port.ts';
 import { summariseProfile } from './profile.ts';
+import { descendants } from './proc.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const { values: args } = parseArgs({
@@ -129,23 +130,6 @@ function ticksOf(pid: number): number {
   }
 }
 
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    let kids = '';
-    try {
-      kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
-    } catch {}
-    for (const k of kids.split(' ').filter(Boolean).map(Number)) out.push(k, ...descendants(k));
-  }
-  return out;
-}
 
 /**
  * CPU seconds the node has used, split into its own process and everything below it (nats-server, sandboxes,
