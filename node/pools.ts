@@ -118,7 +118,8 @@ export class Pools {
 
   /** The function's pool_config (or the defaults) as supervisor limits. */
   private limits(functionId: string): PoolLimits {
-    const c = this.d.registry.get(functionId)?.pool ?? this.d.defaults;
+    const entry = this.d.registry.get(functionId);
+    const c = entry?.pool ?? this.d.defaults;
     return {
       maxWorkers: c.max_warm,
       // Without scale-to-zero a used function keeps one warm worker.
@@ -127,7 +128,7 @@ export class Pools {
       idleTtlMs: c.idle_ttl_seconds * 1000,
       queueTimeoutMs: this.d.queue.timeoutMs,
       // A caller never waits for a busy worker longer than the function may run.
-      capacityWaitMs: Math.min(this.d.queue.timeoutMs, this.d.registry.get(functionId)?.row.timeout_ms ?? Infinity),
+      capacityWaitMs: Math.min(this.d.queue.timeoutMs, entry?.row.timeout_ms ?? Infinity),
       queueMax: this.d.queue.max,
     };
   }

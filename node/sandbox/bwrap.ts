@@ -101,7 +101,7 @@ export interface BwrapOptions {
 
 /** Open files per worker (RLIMIT_NOFILE, soft and hard): ample for a handler, a wall for fd exhaustion. */
 export const NOFILE_LIMIT = 1024;
-/** Tasks (processes and threads) per worker: Node needs ~12 threads; a fork bomb stops here. */
+/** Tasks (processes and threads) per worker: a node worker runs 4 threads, python 1; a fork bomb stops here. */
 export const PIDS_MAX = 64;
 /** bwrap reports a child killed by signal N as exit code 128 + N; SIGSYS is 31 on x86_64 and arm64. */
 const SIGSYS_EXIT = 128 + 31;
