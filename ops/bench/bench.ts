@@ -34,6 +34,7 @@ import { join, resolve } from 'node:path';
 import { summariseProfile } from './profile.ts';
 import { mcpBench, mcpMarkdown } from './mcp.ts';
 import { descendants } from './proc.ts';
+import { startScriptFlags } from './node-flags.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const HERE = join(ROOT, 'ops/bench');
@@ -125,12 +126,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function startScriptFlags(): string[] {
-  const script: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
-  const m = /\bnode ((?:--\S+ )*)--import tsx node\/main\.ts/.exec(script);
-  if (!m) throw new Error(`cannot read the node's flags from the start script: ${script}`);
-  return m[1]!.split(' ').filter(Boolean);
-}
 
 function tempDir(tag: string): string {
   const d = mkdtempSync(join(tmpdir(), `orva-bench-${tag}-`));

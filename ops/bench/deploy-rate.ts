@@ -26,6 +26,8 @@ import { parseArgs } from 'node:util';
 import { freePort } from './free-port.ts';
 import { summariseProfile } from './profile.ts';
 import { descendants } from './proc.ts';
+import { startScriptFlags } from './node-flags.ts';
+import { boundedInt } from './args.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const { values: args } = parseArgs({
@@ -44,21 +46,9 @@ const TIMEOUT_MS = boundedInt('timeout-s', args['timeout-s'], 10, 3600) * 1000;
 const CODE = "exports.handler = async () => ({ hello: 'world' });\n";
 const PHASES = ['installing', 'verifying', 'packing', 'storing', 'activating'] as const;
 
-function boundedInt(name: string, raw: string | undefined, min: number, max: number): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}]`);
-  return n;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The node flags `npm start` gives the node, so this measures what users run. */
-function startScriptFlags(): string[] {
-  const script: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
-  const m = /\bnode ((?:--\S+ )*)--import tsx node\/main\.ts/.exec(script);
-  if (!m) throw new Error(`cannot read the node's flags from the start script: ${script}`);
-  return m[1]!.split(' ').filter(Boolean);
-}
 
 let node: ChildProcess | null = null;
 const dataDir = mkdtempSync(join(tmpdir(), 'orva-deploy-rate-'));

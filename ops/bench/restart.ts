@@ -32,6 +32,8 @@ import { runInNewContext } from 'node:vm';
 import { FunctionRegistry } from '../../node/registry.ts';
 import { Store } from '../../node/store/store.ts';
 import { freePort } from './free-port.ts';
+import { startScriptFlags } from './node-flags.ts';
+import { boundedInt } from './args.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const { values: args } = parseArgs({
@@ -46,24 +48,12 @@ const DEPLOYED = boundedInt('deployed', args.deployed, 1, Math.min(1000, FUNCTIO
 const DEADLINE = Date.now() + boundedInt('timeout-s', args['timeout-s'], 30, 3600) * 1000;
 const CODE = "exports.handler = async () => ({ hello: 'world' });\n";
 
-function boundedInt(name: string, raw: string | undefined, min: number, max: number): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}]`);
-  return n;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function checkDeadline(what: string): void {
   if (Date.now() > DEADLINE) throw new Error(`timed out during: ${what}`);
 }
 
-/** The node flags `npm start` gives the node. */
-function startScriptFlags(): string[] {
-  const script: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
-  const m = /\bnode ((?:--\S+ )*)--import tsx node\/main\.ts/.exec(script);
-  if (!m) throw new Error(`cannot read the node's flags from the start script: ${script}`);
-  return m[1]!.split(' ').filter(Boolean);
-}
 
 const work = mkdtempSync(join(tmpdir(), 'orva-restart-'));
 const nodes = new Set<ChildProcess>();
