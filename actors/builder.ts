@@ -38,7 +38,7 @@ import type { Logger } from 'pino';
 import type { DeploymentPhase, MetaCommand } from '../protocol/meta-commands.ts';
 import type { Artifacts } from '../node/artifacts.ts';
 import { hashTree } from '../node/artifacts.ts';
-import type { Claim } from '../node/eviction.ts';
+import type { Claim } from '../node/sandbox/eviction.ts';
 import type { SandboxDriver, SpawnSpec } from '../node/sandbox/driver.ts';
 import { workerLimitBytes } from '../node/sandbox/memory-budget.ts';
 import type { Clock } from './clock.ts';
@@ -62,7 +62,7 @@ export interface BuilderDeps {
   driver: SandboxDriver;
   /**
    * Memory for the sandbox a build loads its handler in: the node's Evictor
-   * (node/eviction.ts). A deploy is asked for like a call, so it may evict
+   * (node/sandbox/eviction.ts). A deploy is asked for like a call, so it may evict
    * idle workers rather than fail on a budget they fill.
    */
   admit: (claim: Claim) => void;

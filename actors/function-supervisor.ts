@@ -30,7 +30,7 @@
  */
 import type { Logger } from 'pino';
 import { OrvaError } from '../protocol/errors.ts';
-import type { Claim } from '../node/eviction.ts';
+import type { Claim } from '../node/sandbox/eviction.ts';
 import type { SandboxDriver, SpawnSpec } from '../node/sandbox/driver.ts';
 import { workerLimitBytes } from '../node/sandbox/memory-budget.ts';
 import type { Clock } from './clock.ts';
@@ -71,7 +71,7 @@ export type PoolEvent =
    */
   | { type: 'evicted'; functionId: string; workerId: number; forFunctionId: string; idleMs: number; keptWarm: boolean };
 
-/** An idle worker offered for eviction (see node/eviction.ts). */
+/** An idle worker offered for eviction (see node/sandbox/eviction.ts). */
 export interface EvictionCandidate {
   functionId: string;
   /** Its memory reservation, given back when its process has exited. */
@@ -104,7 +104,7 @@ export interface SupervisorDeps {
   /** Builds the spawn spec of the current version (materialising its code on this node if needed). */
   spec: () => Promise<SpawnSpec>;
   limits: () => PoolLimits;
-  /** Memory for a new worker: the node's Evictor (node/eviction.ts) runs `start` once the budget has room, or refuses. */
+  /** Memory for a new worker: the node's Evictor (node/sandbox/eviction.ts) runs `start` once the budget has room, or refuses. */
   admit: (claim: Claim) => void;
   clock: Clock;
   log: Logger;

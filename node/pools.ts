@@ -10,7 +10,7 @@ import type { Clock } from '../actors/clock.ts';
 import { type EvictionCandidate, FunctionSupervisor, type PoolEvent, type PoolLimits } from '../actors/function-supervisor.ts';
 import { OrvaError } from '../protocol/errors.ts';
 import type { Artifacts } from './artifacts.ts';
-import { type Claim, Evictor } from './eviction.ts';
+import { type Claim, Evictor } from './sandbox/eviction.ts';
 import type { FunctionEntry, FunctionRegistry } from './registry.ts';
 import type { SandboxDriver, SpawnSpec } from './sandbox/driver.ts';
 import { type SecretBox, secretSlot } from './secret-box.ts';

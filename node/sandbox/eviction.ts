@@ -17,9 +17,9 @@
  * A claim's worker is started synchronously (`start`) in the same turn its
  * room is found, so nothing can reserve in between.
  */
-import type { EvictionCandidate } from '../actors/function-supervisor.ts';
-import type { OrvaError } from '../protocol/errors.ts';
-import type { MemoryBudget } from './sandbox/memory-budget.ts';
+import type { EvictionCandidate } from '../../actors/function-supervisor.ts';
+import type { OrvaError } from '../../protocol/errors.ts';
+import type { MemoryBudget } from './memory-budget.ts';
 
 /** One request for memory: a worker to start once `bytes` fit. */
 export interface Claim {

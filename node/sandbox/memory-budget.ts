@@ -4,7 +4,7 @@
  * The limits are what each worker *may* use, so a flood of spawns is refused
  * up front (503 MEMORY_EXHAUSTED, Retry-After 30) instead of overcommitting
  * the host until its own OOM killer picks a victim — possibly the node.
- * When it is full, the node's Evictor (node/eviction.ts) makes room by
+ * When it is full, the node's Evictor (node/sandbox/eviction.ts) makes room by
  * stopping idle workers; the budget itself only counts.
  */
 import { totalmem } from 'node:os';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { EvictionCandidate } from '../../actors/function-supervisor.ts';
-import { chooseVictims, type Claim, Evictor } from '../../node/eviction.ts';
+import { chooseVictims, type Claim, Evictor } from '../../node/sandbox/eviction.ts';
 import { MemoryBudget } from '../../node/sandbox/memory-budget.ts';
 import { OrvaError } from '../../protocol/errors.ts';
 
